@@ -1,0 +1,480 @@
+"""Tests for nn.py and mnist.py: shapes, gradients against finite differences, convergence
+on small problems, determinism, saving, bad input, and the MNIST loader on files made here.
+
+Run with:  python -m pytest -q
+Needs no network and no data: every file a test reads, it writes first.
+"""
+import numpy as np
+import pytest
+
+import nn
+
+ACTIVATIONS = list(nn.ACTIVATIONS)
+STRICT = {"over": "raise", "invalid": "raise", "divide": "raise"}  # fail on any fp warning
+
+
+def random_params(sizes, seed=0, dtype=np.float64):
+    """A network with random weights *and* biases: zero biases would put relu's kink at
+    z = 0 for inputs that dropout zeroes, where no derivative exists to check."""
+    rng = np.random.default_rng(seed)
+    params = nn.init_params(sizes, rng=rng, dtype=dtype)
+    for key in params:
+        params[key] = params[key] + 0.1 * rng.standard_normal(params[key].shape)
+    return params
+
+
+def toy_targets(loss, n, rng):
+    """Targets of the right kind for each loss, for n samples."""
+    if loss == "cross_entropy":
+        return rng.integers(0, 3, n)
+    if loss == "mse":
+        return rng.standard_normal((n, 2))
+    return rng.integers(0, 2, n)
+
+
+OUTPUTS = {"cross_entropy": 3, "mse": 2, "binary_cross_entropy": 1}
+
+
+def spiral(n_per_class=100, n_classes=3, seed=0):
+    """The classic 3-arm spiral: not separable by any line, easy for a small network."""
+    rng = np.random.default_rng(seed)
+    X, labels = [], []
+    for k in range(n_classes):
+        radius = np.linspace(0.0, 1.0, n_per_class)
+        angle = np.linspace(k * 4, (k + 1) * 4, n_per_class) + 0.2 * rng.standard_normal(n_per_class)
+        X.append(np.column_stack([radius * np.sin(angle), radius * np.cos(angle)]))
+        labels.append(np.full(n_per_class, k))
+    return np.concatenate(X).astype(np.float32), np.concatenate(labels)
+
+
+# ---------------------------------------------------------------- shapes
+
+@pytest.mark.parametrize("sizes", [[3, 2], [4, 5, 3], [6, 8, 7, 5, 10], [784, 16, 10]])
+def test_init_forward_backward_shapes(sizes):
+    params = nn.init_params(sizes, rng=np.random.default_rng(0))
+    n_layers = len(sizes) - 1
+    assert list(params) == [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in "Wb"]
+    for i in range(1, n_layers + 1):
+        assert params[f"W{i}"].shape == (sizes[i - 1], sizes[i])
+        assert params[f"b{i}"].shape == (sizes[i],)
+        assert params[f"W{i}"].dtype == np.float32
+        assert not params[f"b{i}"].any()
+    assert nn.layer_sizes(params) == sizes
+    X = np.random.default_rng(1).standard_normal((5, sizes[0])).astype(np.float32)
+    logits, cache = nn.forward(params, X)
+    assert logits.shape == (5, sizes[-1]) and logits.dtype == np.float32
+    _, dlogits = nn.softmax_cross_entropy(logits, np.zeros(5, dtype=int))
+    grads = nn.backward(params, cache, dlogits)
+    assert list(grads) == list(params)
+    for key in params:
+        assert grads[key].shape == params[key].shape
+        assert grads[key].dtype == np.float32
+
+
+@pytest.mark.parametrize("init, expected_std", [("he", np.sqrt(2 / 400)),
+                                                ("glorot", np.sqrt(2 / (400 + 300)))])
+def test_init_scales_by_fan_in(init, expected_std):
+    params = nn.init_params([400, 300, 2], rng=np.random.default_rng(0), init=init)
+    assert params["W1"].std() == pytest.approx(expected_std, rel=0.02)
+    assert params["W1"].mean() == pytest.approx(0, abs=0.01 * expected_std)
+
+
+def test_init_uses_only_the_given_generator():
+    first = nn.init_params([5, 4, 3], rng=np.random.default_rng(7))
+    np.random.seed(123)  # global state must not matter
+    second = nn.init_params([5, 4, 3], rng=np.random.default_rng(7))
+    other = nn.init_params([5, 4, 3], rng=np.random.default_rng(8))
+    assert all(np.array_equal(first[key], second[key]) for key in first)
+    assert not np.array_equal(first["W1"], other["W1"])
+
+
+# ---------------------------------------------------------------- gradients
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+@pytest.mark.parametrize("loss", list(nn.LOSSES))
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradients_match_central_differences(activation, loss, dropout):
+    rng = np.random.default_rng(1)
+    params = random_params([4, 5, 6, OUTPUTS[loss]], seed=2)
+    X = rng.standard_normal((7, 4))
+    targets = toy_targets(loss, 7, rng)
+    assert nn.gradient_check(params, X, targets, loss, activation, dropout) < 1e-6
+
+
+def test_gradient_check_catches_a_wrong_backward(monkeypatch):
+    """A check that cannot fail is worse than none: break backward and watch it fail."""
+    params = random_params([4, 5, 3])
+    X, labels = np.random.default_rng(0).standard_normal((6, 4)), np.arange(6) % 3
+    assert nn.gradient_check(params, X, labels) < 1e-6
+    monkeypatch.setattr(nn, "relu_backward", lambda da, z: da)  # forgets relu's mask
+    monkeypatch.setitem(nn.ACTIVATIONS, "relu", (nn.relu, nn.relu_backward))
+    assert nn.gradient_check(params, X, labels) > 1e-3
+
+
+def test_softmax_cross_entropy_gradient_is_probs_minus_onehot_once():
+    """Old bug: the softmax Jacobian applied again on top of probs - onehot."""
+    rng = np.random.default_rng(0)
+    logits, labels = rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
+    loss, dlogits = nn.softmax_cross_entropy(logits, labels)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    onehot = np.eye(4)[labels]
+    np.testing.assert_allclose(dlogits, (probs - onehot) / 5, rtol=1e-12)
+    assert loss == pytest.approx(-np.log(probs[np.arange(5), labels]).mean(), rel=1e-12)
+    numeric = np.zeros_like(logits)
+    step = 1e-6
+    for j in np.ndindex(logits.shape):
+        shifted = logits.copy()
+        shifted[j] += step
+        up = nn.softmax_cross_entropy(shifted, labels)[0]
+        shifted[j] -= 2 * step
+        down = nn.softmax_cross_entropy(shifted, labels)[0]
+        numeric[j] = (up - down) / (2 * step)
+    np.testing.assert_allclose(dlogits, numeric, atol=1e-9)
+
+
+def test_leaky_relu_backward_masks_on_the_input_not_the_gradient():
+    """Old bug: leaky relu's backward chose the slope by the sign of the upstream gradient."""
+    z = np.array([2.0, 2.0, -2.0, -2.0])
+    da = np.array([-1.0, 1.0, -1.0, 1.0])
+    np.testing.assert_array_equal(nn.leaky_relu_backward(da, z), [-1.0, 1.0, -0.01, 0.01])
+    np.testing.assert_array_equal(nn.relu_backward(da, z), [-1.0, 1.0, 0.0, 0.0])
+
+
+def test_gradients_are_averaged_over_the_batch_like_the_loss():
+    """Old bug: gradients summed over the batch while the loss was a mean. Repeating the
+    batch changes neither the mean loss nor, therefore, its gradient."""
+    params = random_params([3, 4, 2])
+    rng = np.random.default_rng(0)
+    X, labels = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
+    for loss_fn, targets in [(nn.softmax_cross_entropy, labels),
+                             (nn.mean_squared_error, rng.standard_normal((5, 2)))]:
+        logits, cache = nn.forward(params, X)
+        loss_once, dlogits = loss_fn(logits, targets)
+        grads_once = nn.backward(params, cache, dlogits)
+        logits, cache = nn.forward(params, np.concatenate([X, X, X]))
+        loss_thrice, dlogits = loss_fn(logits, np.concatenate([targets, targets, targets]))
+        grads_thrice = nn.backward(params, cache, dlogits)
+        assert loss_thrice == pytest.approx(loss_once, rel=1e-12)
+        for key in params:
+            np.testing.assert_allclose(grads_thrice[key], grads_once[key], rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_logits_give_finite_loss_without_warnings(dtype):
+    """Old bug: log(0) turned the loss into inf/NaN. Log-sum-exp keeps it exact."""
+    logits = np.array([[1000.0, -1000.0, 0.0], [3e30, 0.0, -3e30]], dtype=dtype)
+    with np.errstate(**STRICT):
+        loss, dlogits = nn.softmax_cross_entropy(logits, np.array([1, 0]))
+        probs = nn.softmax(logits)
+        bce, dbce = nn.binary_cross_entropy(np.array([[1000.0], [-1000.0]], dtype=dtype), [0, 1])
+        s = nn.sigmoid(np.array([-1000.0, 0.0, 1000.0], dtype=dtype))
+    assert loss == pytest.approx((2000.0 + 0.0) / 2)
+    assert np.isfinite(dlogits).all() and np.isfinite(probs).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
+    assert bce == pytest.approx(1000.0) and np.isfinite(dbce).all()
+    np.testing.assert_array_equal(s, [0.0, 0.5, 1.0])
+
+
+def test_training_stops_with_a_clear_error_when_the_loss_diverges():
+    """Old bug: the loss went to inf/NaN and training carried on."""
+    X, labels = spiral()
+    params = nn.init_params([2, 32, 3], rng=np.random.default_rng(0))
+    with pytest.raises(FloatingPointError, match="lower learning rate"):
+        nn.train(params, X * 1e3, labels, epochs=5, lr=1e4, optimizer="sgd")
+
+
+# ---------------------------------------------------------------- convergence
+
+def test_learns_xor():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    labels = np.array([0, 1, 1, 0])
+    params = nn.init_params([2, 8, 2], rng=np.random.default_rng(0), init="glorot")
+    nn.train(params, X, labels, epochs=300, batch_size=4, lr=0.1, activation="tanh",
+             rng=np.random.default_rng(1))
+    assert nn.accuracy(labels, nn.predict(params, X, "tanh")) == 1.0
+
+
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 0.1), ("adam", 0.01)])
+def test_learns_a_spiral(optimizer, lr):
+    X, labels = spiral()
+    params = nn.init_params([2, 64, 64, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X, labels, epochs=200, batch_size=32, lr=lr,
+                       optimizer=optimizer, rng=np.random.default_rng(1))
+    assert nn.accuracy(labels, nn.predict(params, X)) >= 0.95
+    assert history[-1]["loss"] < history[0]["loss"] / 5
+
+
+def test_learns_a_regression_with_mse():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (256, 1)).astype(np.float32)
+    targets = np.sin(X)
+    params = nn.init_params([1, 32, 32, 1], rng=rng, init="glorot")
+    history = nn.train(params, X, targets, epochs=300, batch_size=32, lr=0.01, optimizer="adam",
+                       loss="mse", activation="tanh", rng=rng, schedule="cosine")
+    logits, _ = nn.forward(params, X, "tanh")
+    assert nn.mean_squared_error(logits, targets)[0] < 0.005
+    assert history[-1]["train_accuracy"] is None
+
+
+def test_learns_a_circle_with_binary_cross_entropy():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (400, 2)).astype(np.float32)
+    labels = ((X ** 2).sum(axis=1) < 0.5).astype(int)
+    params = nn.init_params([2, 32, 1], rng=rng)
+    nn.train(params, X, labels, epochs=200, lr=0.01, optimizer="adam",
+             loss="binary_cross_entropy", rng=rng)
+    assert nn.accuracy(labels, nn.predict(params, X)) >= 0.95
+
+
+# ---------------------------------------------------------------- training loop
+
+def test_same_seed_gives_bit_identical_training():
+    X, labels = spiral()
+    results = []
+    for _ in range(2):
+        params = nn.init_params([2, 16, 3], rng=np.random.default_rng(3))
+        nn.train(params, X, labels, epochs=3, dropout=0.2, rng=np.random.default_rng(4))
+        results.append(params)
+    for key in results[0]:
+        assert np.array_equal(results[0][key], results[1][key])
+    params = nn.init_params([2, 16, 3], rng=np.random.default_rng(3))
+    nn.train(params, X, labels, epochs=3, dropout=0.2, rng=np.random.default_rng(5))
+    assert not np.array_equal(params["W1"], results[0]["W1"])
+
+
+def test_every_epoch_visits_every_sample_in_a_new_order(monkeypatch):
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)  # row i starts with 2 * i
+    labels = np.zeros(20, dtype=int)
+    seen = []
+    real_forward = nn.forward
+
+    def recording_forward(params, X_batch, *args, **kwargs):
+        seen.extend((X_batch[:, 0] / 2).astype(int).tolist())
+        return real_forward(params, X_batch, *args, **kwargs)
+
+    monkeypatch.setattr(nn, "forward", recording_forward)
+    params = nn.init_params([2, 3, 2], rng=np.random.default_rng(0))
+    nn.train(params, X, labels, epochs=2, batch_size=3, lr=1e-6)
+    first, second = seen[:20], seen[20:]
+    assert sorted(first) == sorted(second) == list(range(20))
+    assert first != list(range(20)) and first != second
+
+
+def test_validation_draws_nothing_from_the_training_stream():
+    X, labels = spiral()
+    final = []
+    for with_validation in (False, True):
+        params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
+        extra = {"X_val": X[::7], "targets_val": labels[::7]} if with_validation else {}
+        history = nn.train(params, X, labels, epochs=3, dropout=0.3,
+                           rng=np.random.default_rng(1), **extra)
+        final.append(params)
+    assert history[-1]["val_accuracy"] is not None and history[-1]["val_loss"] > 0
+    for key in final[0]:
+        assert np.array_equal(final[0][key], final[1][key])
+
+
+def test_history_records_each_epoch_and_calls_back():
+    X, labels = spiral()
+    params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
+    printed = []
+    history = nn.train(params, X, labels, epochs=4, lr=0.05, X_val=X, targets_val=labels,
+                       on_epoch=printed.append, schedule="linear", final_lr=0.005)
+    assert printed == history and [r["epoch"] for r in history] == [1, 2, 3, 4]
+    for record in history:
+        assert 0 <= record["train_accuracy"] <= 1 and 0 <= record["val_accuracy"] <= 1
+        assert record["seconds"] > 0 and record["samples_per_second"] > 0
+    assert history[0]["lr"] > history[-1]["lr"] >= 0.005
+    val_loss, val_accuracy = nn.evaluate(params, X, labels)
+    assert (val_loss, val_accuracy) == pytest.approx((history[-1]["val_loss"],
+                                                      history[-1]["val_accuracy"]))
+
+
+def test_should_stop_ends_training_after_the_current_batch():
+    X, labels = spiral()
+    params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
+    before = {key: value.copy() for key, value in params.items()}
+    calls = []
+    history = nn.train(params, X, labels, epochs=5, should_stop=lambda: calls.append(1) or True)
+    assert history == [] and len(calls) == 1
+    assert not np.array_equal(before["W1"], params["W1"])  # the one batch was applied
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_schedules_decay_from_lr_to_final_lr(schedule):
+    rates = [nn.scheduled_lr(0.1, step, 100, schedule, 0.001) for step in range(101)]
+    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.001)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert nn.scheduled_lr(0.1, 50, 100) == 0.1
+
+
+# ---------------------------------------------------------------- optimizers
+
+def reference_adam(param, grad_list, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam exactly as the paper writes it, for comparison."""
+    m, s = np.zeros_like(param), np.zeros_like(param)
+    for t, g in enumerate(grad_list, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        s = beta2 * s + (1 - beta2) * g ** 2
+        param = param - lr * (m / (1 - beta1 ** t)) / (np.sqrt(s / (1 - beta2 ** t)) + eps)
+    return param
+
+
+def test_adam_matches_the_paper():
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
+    grad_list = [{key: rng.standard_normal(p.shape) for key, p in params.items()} for _ in range(5)]
+    expected = {key: reference_adam(params[key], [g[key] for g in grad_list], 0.01)
+                for key in params}
+    state = {}
+    for grads in grad_list:
+        nn.adam_step(params, grads, state, 0.01)
+    for key in params:
+        np.testing.assert_allclose(params[key], expected[key], rtol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_matches_its_formula(nesterov):
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
+    expected = {key: value.copy() for key, value in params.items()}
+    velocity = {key: np.zeros_like(value) for key, value in params.items()}
+    state = {}
+    for _ in range(3):
+        grads = {key: rng.standard_normal(p.shape) for key, p in params.items()}
+        for key in params:
+            velocity[key] = 0.9 * velocity[key] + grads[key]
+            step = grads[key] + 0.9 * velocity[key] if nesterov else velocity[key]
+            expected[key] = expected[key] - 0.1 * step
+        nn.sgd_step(params, grads, state, 0.1, momentum=0.9, nesterov=nesterov)
+    for key in params:
+        np.testing.assert_allclose(params[key], expected[key], rtol=1e-12)
+
+
+@pytest.mark.parametrize("step_fn", [nn.sgd_step, nn.adam_step])
+def test_weight_decay_shrinks_weights_not_biases(step_fn):
+    params = {"W1": np.ones((2, 2)), "b1": np.ones(2)}
+    zero = {key: np.zeros_like(value) for key, value in params.items()}
+    step_fn(params, zero, {}, 0.1, weight_decay=0.5)
+    np.testing.assert_allclose(params["W1"], 1 - 0.1 * 0.5)
+    np.testing.assert_array_equal(params["b1"], 1.0)
+
+
+def test_plain_sgd_with_weight_decay_is_l2_regularisation():
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
+    grads = {key: rng.standard_normal(p.shape) for key, p in params.items()}
+    expected_W = params["W1"] - 0.1 * (grads["W1"] + 0.01 * params["W1"])  # d/dW of 0.005 W**2
+    nn.sgd_step(params, grads, {}, 0.1, weight_decay=0.01)
+    np.testing.assert_allclose(params["W1"], expected_W, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- metrics
+
+def test_accuracy_and_confusion_matrix():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    predictions = np.array([0, 1, 1, 2, 0, 2])
+    assert nn.accuracy(labels, predictions) == pytest.approx(4 / 6)
+    counts = nn.confusion_matrix(labels, predictions, 3)
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    assert counts.sum() == 6 and np.trace(counts) == 4
+
+
+def test_predict_single_output_network_thresholds_at_zero():
+    params = {"W1": np.array([[1.0]]), "b1": np.array([0.0])}
+    np.testing.assert_array_equal(nn.predict(params, np.array([[-2.0], [3.0]])), [0, 1])
+
+
+# ---------------------------------------------------------------- saving
+
+def test_save_and_load_give_identical_predictions(tmp_path):
+    X, labels = spiral()
+    params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
+    nn.train(params, X, labels, epochs=2, activation="tanh")
+    path = tmp_path / "model.npz"
+    nn.save(path, params, activation="tanh", seed=3, note="spiral", digests=["a", "b"])
+    loaded, info = nn.load(path)
+    assert info == {"sizes": [2, 16, 3], "activation": "tanh", "seed": 3, "note": "spiral",
+                    "digests": ["a", "b"]}
+    for key in params:
+        assert np.array_equal(loaded[key], params[key]) and loaded[key].dtype == np.float32
+    np.testing.assert_array_equal(nn.predict(loaded, X, info["activation"]),
+                                  nn.predict(params, X, "tanh"))
+    with np.load(path, allow_pickle=False) as data:
+        assert "W1" in data.files
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_save_refuses_what_would_need_pickle(tmp_path):
+    params = nn.init_params([2, 3])
+    with pytest.raises(TypeError, match="without pickle"):
+        nn.save(tmp_path / "model.npz", params, settings={"lr": 0.1})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_rejects_files_that_are_not_models(tmp_path):
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 this is not a zip file")
+    with pytest.raises(ValueError, match="not a model"):
+        nn.load(junk)
+    arrays_only = tmp_path / "arrays.npz"
+    np.savez(arrays_only, W1=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="not a model"):
+        nn.load(arrays_only)
+    with pytest.raises(FileNotFoundError):
+        nn.load(tmp_path / "missing.npz")
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.fixture
+def small():
+    params = nn.init_params([4, 5, 3], rng=np.random.default_rng(0))
+    X = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
+    return params, X, np.array([0, 1, 2, 0, 1, 2])
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (lambda p, X, y: (p, X[:, :3], y, {}), ValueError, r"X must be \(N, 4\)"),
+    (lambda p, X, y: (p, X, y[:5], {}), ValueError, "6 samples but its targets have 5"),
+    (lambda p, X, y: (p, X, y + 1, {}), ValueError, r"labels must lie in \[0, 3\)"),
+    (lambda p, X, y: (p, X, y - 1, {}), ValueError, r"labels must lie in \[0, 3\)"),
+    (lambda p, X, y: (p, X, y + 0.5, {}), TypeError, "must be integers"),
+    (lambda p, X, y: (p, np.where(X > 1, np.nan, X), y, {}), ValueError, "NaN or infinite"),
+    (lambda p, X, y: (p, X, y, {"activation": "swish"}), ValueError, "unknown activation"),
+    (lambda p, X, y: (p, X, y, {"optimizer": "rmsprop"}), ValueError, "unknown optimizer"),
+    (lambda p, X, y: (p, X, y, {"loss": "hinge"}), ValueError, "unknown loss"),
+    (lambda p, X, y: (p, X, y, {"schedule": "step"}), ValueError, "unknown schedule"),
+    (lambda p, X, y: (p, X, y, {"batch_size": 0}), ValueError, "batch_size must be"),
+    (lambda p, X, y: (p, X, y, {"epochs": -1}), ValueError, "epochs must be"),
+    (lambda p, X, y: (p, X, y, {"lr": -0.1}), ValueError, "lr must be > 0"),
+    (lambda p, X, y: (p, X, y, {"dropout": 1.0}), ValueError, "dropout is a probability"),
+    (lambda p, X, y: (p, X, y, {"loss": "mse"}), ValueError, "targets have shape"),
+    (lambda p, X, y: (p, X, y, {"X_val": X, "targets_val": y[:2]}), ValueError, "validation"),
+])
+def test_train_rejects_bad_input_with_a_clear_message(small, change, error, message):
+    params, X, targets, options = change(*small)
+    with pytest.raises(error, match=message):
+        nn.train(params, X, targets, **{"epochs": 1, **options})
+
+
+def test_other_functions_reject_bad_input(small):
+    params, X, labels = small
+    with pytest.raises(ValueError, match=r"sizes must be"):
+        nn.init_params([784, 0, 10])
+    with pytest.raises(ValueError, match=r"unknown init"):
+        nn.init_params([2, 2], init="uniform")
+    with pytest.raises(ValueError, match=r"X must be \(N, 4\)"):
+        nn.forward(params, X[0])
+    with pytest.raises(ValueError, match="NaN"):
+        nn.predict(params, np.full((2, 4), np.inf))
+    with pytest.raises(ValueError, match="one output"):
+        nn.binary_cross_entropy(np.zeros((3, 2)), [0, 1, 1])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        nn.binary_cross_entropy(np.zeros((3, 1)), [0, 2, 1])
+    with pytest.raises(ValueError, match="expected 6 labels"):
+        nn.softmax_cross_entropy(np.zeros((6, 3)), labels.reshape(2, 3))
+    with pytest.raises(ValueError, match="dropout needs rng"):
+        nn.forward(params, X, dropout=0.5)
+    with pytest.raises(ValueError, match="differ"):
+        nn.accuracy(labels, labels[:3])
