@@ -365,6 +365,20 @@ def confusion_matrix(labels, predictions, n_classes):
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def precision_recall(counts):
+    """Per-class (precision, recall) from a confusion matrix counts[true, predicted].
+
+    precision[k] = counts[k, k] / counts[:, k].sum()   of the samples called k, how many are k
+    recall[k]    = counts[k, k] / counts[k, :].sum()   of the samples that are k, how many found
+    A class never predicted (or never present) gets precision (or recall) 0.
+    """
+    correct = np.diag(counts).astype(np.float64)
+    predicted, actual = counts.sum(axis=0), counts.sum(axis=1)
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    recall = np.divide(correct, actual, out=np.zeros_like(correct), where=actual > 0)
+    return precision, recall
+
+
 # ---------------------------------------------------------------- optimizers
 # An optimizer step changes params in place, using grads from backward(). Whatever it must
 # remember between steps (velocities, moment estimates) lives in `state`, a dict that

@@ -478,3 +478,242 @@ def test_other_functions_reject_bad_input(small):
         nn.forward(params, X, dropout=0.5)
     with pytest.raises(ValueError, match="differ"):
         nn.accuracy(labels, labels[:3])
+
+
+# ================================================================ mnist.py: data and command line
+# Every file here is made by the test: small IDX files, served from a folder (file://) or
+# from a web server on 127.0.0.1. Nothing reaches the internet or ../shared.
+
+import functools  # noqa: E402
+import gzip  # noqa: E402
+import hashlib  # noqa: E402
+import http.server  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+import mnist  # noqa: E402
+
+
+def idx_bytes(array):
+    """Encode a uint8 array in the IDX format: 0, 0, type 0x08, ndim, big-endian dims, data."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    return header + array.tobytes()
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def labels_file():
+    """A small IDX labels file, as (name, raw bytes, its digest, its size)."""
+    raw = idx_bytes(np.arange(50) % 10)
+    return "train-labels-idx1-ubyte", raw, sha256(raw), len(raw)
+
+
+def mirror_folder(folder, files):
+    """Write each {name: raw bytes} as name.gz into folder; return its file:// URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, raw in files.items():
+        (folder / (name + ".gz")).write_bytes(gzip.compress(raw))
+    return folder.resolve().as_uri() + "/"
+
+
+@pytest.fixture
+def web_server(tmp_path):
+    """Serve tmp_path/www over HTTP on 127.0.0.1; yield its base URL."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", root
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def closed_port_url():
+    """A URL on 127.0.0.1 where nothing listens: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def test_idx_round_trip():
+    images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    np.testing.assert_array_equal(mnist.read_idx(idx_bytes(images), "images"), images)
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
+    np.testing.assert_array_equal(mnist.read_idx(idx_bytes(labels), "labels"), labels)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: raw[:-1], "truncated or corrupt"),
+    (lambda raw: raw + b"\x00", "truncated or corrupt"),
+    (lambda raw: b"\x01\x02" + raw[2:], "bad magic number"),
+    (lambda raw: raw[:2] + b"\x0d" + raw[3:], "type code 0x0d"),
+    (lambda raw: raw[:6], "header is truncated"),
+    (lambda raw: gzip.compress(raw), "still gzip-compressed"),
+])
+def test_read_idx_rejects_damaged_files_naming_them(damage, message):
+    raw = idx_bytes(np.zeros((3, 4, 4)))
+    with pytest.raises(mnist.DataError, match=message) as error:
+        mnist.read_idx(damage(raw), "t10k-images-idx3-ubyte")
+    assert "t10k-images-idx3-ubyte" in str(error.value)
+
+
+def test_decompress_caps_the_size_and_rejects_truncated_gzip():
+    raw = bytes(1000)
+    assert mnist.decompress(gzip.compress(raw), "f.gz", 1000) == raw
+    assert mnist.decompress(raw, "f", 1000) == raw  # already decompressed: used as it is
+    with pytest.raises(mnist.DataError, match="more than the 999 bytes"):
+        mnist.decompress(gzip.compress(raw), "f.gz", 999)
+    with pytest.raises(mnist.DataError, match="truncated"):
+        mnist.decompress(gzip.compress(raw)[:-10], "f.gz", 1000)
+
+
+def test_fetch_downloads_verifies_and_caches(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    mirror = mirror_folder(tmp_path / "mirror", {name: raw})
+    cache = tmp_path / "cache"
+    assert mnist.fetch(name, cache, [mirror], digest, size) == raw
+    assert sorted(p.name for p in cache.iterdir()) == [name]
+    assert (cache / name).read_bytes() == raw
+    # now cached: no mirror is needed any more
+    assert mnist.fetch(name, cache, [], digest, size) == raw
+
+
+def test_digest_mismatch_raises_and_leaves_nothing_in_the_cache(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    mirror = mirror_folder(tmp_path / "mirror", {name: raw[:-1] + bytes([raw[-1] ^ 1])})  # a bit off
+    cache = tmp_path / "cache"
+    with pytest.raises(mnist.DataError, match="checksum mismatch"):
+        mnist.fetch(name, cache, [mirror], digest, size)
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_first_mirrors_failing_fall_back_to_the_next(tmp_path, labels_file, web_server):
+    name, raw, digest, size = labels_file
+    base, root = web_server
+    (root / "html").mkdir()
+    (root / "html" / (name + ".gz")).write_text("<!DOCTYPE html><p>Please log in</p>")
+    (root / "truncated").mkdir()
+    (root / "truncated" / (name + ".gz")).write_bytes(gzip.compress(raw)[:-8])
+    (root / "good").mkdir()
+    (root / "good" / (name + ".gz")).write_bytes(gzip.compress(raw))
+    mirrors = [closed_port_url(),                           # connection refused
+               base + "missing/",                            # 404
+               (tmp_path / "nowhere").as_uri() + "/",        # file:// that does not exist
+               base + "html/",                               # an HTML page served with 200
+               base + "truncated/",                          # a truncated gzip
+               base + "good/"]
+    assert mnist.fetch(name, tmp_path / "cache", mirrors, digest, size, timeout=5) == raw
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [name]
+    assert (tmp_path / "cache" / name).read_bytes() == raw
+
+
+def test_every_mirror_failing_gives_one_readable_message(tmp_path, labels_file, web_server):
+    name, raw, digest, size = labels_file
+    base, root = web_server
+    refused = closed_port_url()
+    with pytest.raises(mnist.DataError) as error:
+        mnist.fetch(name, tmp_path / "cache", [refused, base + "missing/"], digest, size,
+                    timeout=5)
+    message = str(error.value)
+    assert f"could not get {name}" in message
+    assert refused + name + ".gz" in message and base + "missing/" + name + ".gz" in message
+    assert "HTTP 404" in message and "refused" in message.lower()
+    assert "--mirror" in message and str(tmp_path / "cache") in message
+
+
+@pytest.mark.parametrize("cached_name", ["train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz"])
+def test_corrupt_cached_file_is_fetched_again(tmp_path, labels_file, cached_name):
+    name, raw, digest, size = labels_file
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / cached_name).write_bytes(b"garbage from an interrupted copy")
+    mirror = mirror_folder(tmp_path / "mirror", {name: raw})
+    logged = []
+    assert mnist.fetch(name, cache, [mirror], digest, size, log=logged.append) == raw
+    assert [p.name for p in cache.iterdir()] == [name] and (cache / name).read_bytes() == raw
+    assert "fetching it again" in logged[0] and cached_name in logged[0]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_files_a_user_put_in_the_cache_are_used(tmp_path, labels_file, compress):
+    name, raw, digest, size = labels_file
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if compress:
+        (cache / (name + ".gz")).write_bytes(gzip.compress(raw))
+    else:
+        (cache / name).write_bytes(raw)
+    assert mnist.fetch(name, cache, [], digest, size) == raw
+
+
+def tiny_dataset(tmp_path, monkeypatch, n_train=300, n_test=100):
+    """Replace MNIST by a tiny learnable stand-in (each class a bright stripe), served from
+    a folder; return the folder's URL."""
+    rng = np.random.default_rng(0)
+    files = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            images[i, 2 * label + 4: 2 * label + 6, 4:24] = 255
+        files[f"{split}-images-idx3-ubyte"] = idx_bytes(images)
+        files[f"{split}-labels-idx1-ubyte"] = idx_bytes(labels)
+    monkeypatch.setattr(mnist, "FILES", {name: len(raw) for name, raw in files.items()})
+    spec = dict(mnist.DATASETS["mnist"], mirrors=[],
+                sha256={name: sha256(raw) for name, raw in files.items()})
+    monkeypatch.setitem(mnist.DATASETS, "mnist", spec)
+    return mirror_folder(tmp_path / "mirror", files)
+
+
+def test_main_trains_reports_saves_and_loads(tmp_path, monkeypatch, capsys):
+    mirror = tiny_dataset(tmp_path, monkeypatch)
+    model = tmp_path / "model.npz"
+    common = ["--mirror", mirror, "--data-dir", str(tmp_path / "data")]
+    assert mnist.run(common + ["--epochs", "3", "--hidden", "32", "--val-size", "50",
+                               "--batch-size", "10", "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("epoch ") == 3 and "img/s" in out
+    assert "confusion matrix" in out and "precision" in out
+    trained = float(out.split("test accuracy ")[1].split("%")[0])
+    assert trained > 90
+    assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == sorted(mnist.FILES)
+    params, info = nn.load(model)
+    assert info["sizes"] == [784, 32, 10] and info["dataset"] == "mnist" and info["seed"] == 0
+    assert info["epochs_completed"] == 3 and len(info["data_sha256"]) == 4
+    assert info["test_accuracy"] == pytest.approx(trained / 100, abs=1e-4)
+
+    assert mnist.run(common + ["--load", str(model), "--show", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"test accuracy {trained:.2f}%" in out and "epoch" not in out
+
+
+def test_main_explains_missing_data_without_a_traceback(tmp_path, monkeypatch, capsys):
+    tiny_dataset(tmp_path, monkeypatch)
+    empty = (tmp_path / "empty").as_uri()
+    assert mnist.run(["--mirror", empty, "--data-dir", str(tmp_path / "data")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mnist.py: error: could not get") and "Traceback" not in err
+    assert "--data-dir" in err or "put " in err
+
+
+@pytest.mark.parametrize("flags", [["--epochs", "-1"], ["--hidden", "0"], ["--hidden", "64,x"],
+                                   ["--activation", "swish"], ["--lr", "0"],
+                                   ["--dropout", "1"], ["--batch-size", "0"]])
+def test_bad_flags_get_a_one_line_error(flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mnist.parse_args(flags)
+    assert exit_info.value.code == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("usage:") is False and "error:" in last_line
