@@ -135,13 +135,14 @@ def dense(x, W, b):
     return x @ W + b
 
 
-def dense_backward(dz, x, W):
+def dense_backward(dz, x, W, need_dx=True):
     """Given dz = dL/dz of z = x @ W + b, return (dx, dW, db):
-        dx = dz @ W.T        (N, D)
+        dx = dz @ W.T        (N, D)   None when need_dx is False (nothing upstream to train)
         dW = x.T @ dz        (D, H)   summed over the batch: the loss already divided by N
         db = sum of dz rows  (H,)
     """
-    return dz @ W.T, x.T @ dz, dz.sum(axis=0)
+    dx = dz @ W.T if need_dx else None
+    return dx, x.T @ dz, dz.sum(axis=0)
 
 
 def dropout_mask(shape, drop, rng, dtype):
@@ -303,15 +304,28 @@ def backward(params, cache, dlogits):
     grads = {}
     dz = dlogits
     for i in range(n_layers, 0, -1):
-        a_prev, W = cache[f"a{i - 1}"], params[f"W{i}"]
-        grads[f"W{i}"] = a_prev.T @ dz                                  # (H_{i-1}, H_i)
-        grads[f"b{i}"] = dz.sum(axis=0)                                 # (H_i,)
+        da, grads[f"W{i}"], grads[f"b{i}"] = dense_backward(
+            dz, cache[f"a{i - 1}"], params[f"W{i}"], need_dx=i > 1)
         if i > 1:
-            da = dz @ W.T                                               # (N, H_{i-1})
             if f"mask{i - 1}" in cache:
                 da *= cache[f"mask{i - 1}"]
-            dz = f_backward(da, cache[f"z{i - 1}"])
+            dz = f_backward(da, cache[f"z{i - 1}"])                    # (N, H_{i-1})
     return {key: grads[key] for key in params}
+
+
+def check_inputs(X, params):
+    """Return X as an array of the parameters' dtype (copied only if it is not one
+    already); raise if it is not (N, D) for W1 (D, H), or holds NaN or infinity."""
+    X = np.asarray(X)
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+    X = X.astype(params["W1"].dtype, copy=False)
+    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
+        raise ValueError(f"X must be (N, {params['W1'].shape[0]}) to match W1 "
+                         f"{params['W1'].shape}; got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("X holds NaN or infinite values; clean or impute them first")
+    return X
 
 
 def predict(params, X, activation="relu", batch_size=10000):
@@ -329,21 +343,6 @@ def predict(params, X, activation="relu", batch_size=10000):
         else:
             predictions.append(logits.argmax(axis=1))
     return np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
-
-
-def check_inputs(X, params):
-    """Return X as an array of the parameters' dtype (copied only if it is not one
-    already); raise if it is not (N, D) for W1 (D, H), or holds NaN or infinity."""
-    X = np.asarray(X)
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
-    X = X.astype(params["W1"].dtype, copy=False)
-    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
-        raise ValueError(f"X must be (N, {params['W1'].shape[0]}) to match W1 "
-                         f"{params['W1'].shape}; got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError("X holds NaN or infinite values; clean or impute them first")
-    return X
 
 
 def accuracy(labels, predictions):
@@ -480,6 +479,15 @@ def scheduled_lr(lr, step, total_steps, schedule="constant", final_lr=0.0):
     raise ValueError(f"unknown schedule {schedule!r}; choose constant, linear or cosine")
 
 
+def count_correct(logits, targets, loss):
+    """How many rows of logits predict their target's class (0 for the mse loss)."""
+    if loss == "cross_entropy":
+        return int((logits.argmax(axis=1) == targets).sum())
+    if loss == "binary_cross_entropy":
+        return int(((logits[:, 0] > 0) == (np.reshape(targets, -1) > 0.5)).sum())
+    return 0
+
+
 def evaluate(params, X, targets, loss="cross_entropy", activation="relu", batch_size=10000):
     """(mean loss, accuracy) of the network on X, dropout off, in chunks of batch_size.
 
@@ -496,13 +504,24 @@ def evaluate(params, X, targets, loss="cross_entropy", activation="relu", batch_
     return total_loss / n, (None if loss == "mse" else correct / n)
 
 
-def count_correct(logits, targets, loss):
-    """How many rows of logits predict their target's class (0 for the mse loss)."""
-    if loss == "cross_entropy":
-        return int((logits.argmax(axis=1) == targets).sum())
-    if loss == "binary_cross_entropy":
-        return int(((logits[:, 0] > 0) == (np.reshape(targets, -1) > 0.5)).sum())
-    return 0
+def check_dataset(params, X, targets, loss, name):
+    """Return (X, targets) ready for training; raise if they cannot be used together.
+
+    X gets the parameters' dtype (copied once here if needed, never per batch). The
+    targets are checked by the loss itself, on all-zero outputs: each loss already
+    knows what its targets must look like.
+    """
+    X = check_inputs(X, params)
+    targets = np.asarray(targets)
+    if len(targets) != len(X):
+        raise ValueError(f"{name} X has {len(X)} samples but its targets have {len(targets)}")
+    if len(X) == 0:
+        raise ValueError(f"the {name} set is empty")
+    n_outputs = params[f"W{len(params) // 2}"].shape[1]
+    LOSSES[loss](np.zeros((len(X), n_outputs), dtype=X.dtype), targets)
+    if loss != "cross_entropy":
+        targets = targets.astype(X.dtype, copy=False)
+    return X, targets
 
 
 def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd",
@@ -595,26 +614,6 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
         if on_epoch is not None:
             on_epoch(record)
     return history
-
-
-def check_dataset(params, X, targets, loss, name):
-    """Return (X, targets) ready for training; raise if they cannot be used together.
-
-    X gets the parameters' dtype (copied once here if needed, never per batch). The
-    targets are checked by the loss itself, on all-zero outputs: each loss already
-    knows what its targets must look like.
-    """
-    X = check_inputs(X, params)
-    targets = np.asarray(targets)
-    if len(targets) != len(X):
-        raise ValueError(f"{name} X has {len(X)} samples but its targets have {len(targets)}")
-    if len(X) == 0:
-        raise ValueError(f"the {name} set is empty")
-    n_outputs = params[f"W{len(params) // 2}"].shape[1]
-    LOSSES[loss](np.zeros((len(X), n_outputs), dtype=X.dtype), targets)
-    if loss != "cross_entropy":
-        targets = targets.astype(X.dtype, copy=False)
-    return X, targets
 
 
 # ---------------------------------------------------------------- saving and loading
