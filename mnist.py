@@ -391,13 +391,13 @@ def parse_args(argv=None):
                        help="hidden layer sizes, comma separated (default: 1024,1024)")
     model.add_argument("--activation", choices=list(nn.ACTIVATIONS), default="relu",
                        help="hidden layer activation (default: %(default)s)")
-    model.add_argument("--optimizer", choices=list(nn.OPTIMIZERS), default="adam",
+    model.add_argument("--optimizer", choices=list(nn.OPTIMIZERS), default="sgd",
                        help="update rule (default: %(default)s)")
     model.add_argument("--epochs", type=positive_int, default=20,
                        help="passes over the training images (default: %(default)s)")
     model.add_argument("--batch-size", type=positive_int, default=128,
                        help="images per step (default: %(default)s)")
-    model.add_argument("--lr", type=positive_float, default=1e-3,
+    model.add_argument("--lr", type=positive_float, default=0.05,
                        help="starting learning rate (default: %(default)s)")
     model.add_argument("--schedule", choices=["constant", "linear", "cosine"], default="cosine",
                        help="how the learning rate falls to --final-lr over training "
@@ -406,7 +406,8 @@ def parse_args(argv=None):
                        help="learning rate at the end of a decaying schedule "
                             "(default: %(default)s)")
     model.add_argument("--momentum", type=probability, default=0.9,
-                       help="momentum, for --optimizer sgd (default: %(default)s)")
+                       help="momentum, for --optimizer sgd (default: %(default)s); "
+                            "try --optimizer adam --lr 0.001 too")
     model.add_argument("--dropout", type=probability, default=0.2,
                        help="probability of dropping each hidden unit while training "
                             "(default: %(default)s)")
