@@ -86,6 +86,11 @@ class DataError(Exception):
     """Data that could not be fetched or read; the message says what to do about it."""
 
 
+def log(message):
+    """Progress and warnings go to stderr, so stdout holds only the results."""
+    print(message, file=sys.stderr, flush=True)
+
+
 # ---------------------------------------------------------------- reading files
 
 def decompress(data, name, max_size):
@@ -186,7 +191,7 @@ def write_atomically(path, data):
         raise
 
 
-def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=print):
+def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log):
     """The verified, decompressed bytes of the file `name`, from the cache or a mirror.
 
     The cache is `folder`: a file there named `name` or `name.gz` (ours, or one a user put
@@ -210,6 +215,7 @@ def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=print):
     show_progress = sys.stderr.isatty()
     for mirror in mirrors:
         url = mirror + name + ".gz"
+        log(f"downloading {url}")
         try:
             data = download(url, timeout, max_bytes=size + (1 << 20), show_progress=show_progress)
             data = decompress(data, name + ".gz", size)
@@ -217,6 +223,7 @@ def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=print):
         # URLError and HTTPError are OSErrors; IncompleteRead is an HTTPException
         except (OSError, ValueError, http.client.HTTPException, DataError) as error:
             failures.append(f"  {url}\n    {describe(error)}")
+            log(f"  failed: {describe(error)}")
             continue
         write_atomically(folder / name, data)
         for path in stale:
@@ -225,8 +232,8 @@ def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=print):
         return data
     raise DataError(
         f"could not get {name}. Tried:\n" + "\n".join(failures) + "\n"
-        f"To fix: pass --mirror URL (a web folder, or file:///path/to/folder holding the .gz "
-        f"files; it is tried first), or put {name} or {name}.gz into {folder}/ yourself.")
+        f"To fix: pass --mirror URL (tried first): a web folder or file:///path/to/folder\n"
+        f"holding the .gz files; or put {name} (or {name}.gz) into {folder}/ yourself.")
 
 
 def describe(error):
@@ -238,7 +245,7 @@ def describe(error):
     return str(error)
 
 
-def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, log=print):
+def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, log=log):
     """Fetch and parse one dataset: a dict of uint8 images (N, 28, 28) and labels (N,)."""
     spec = DATASETS[dataset]
     folder = Path(data_dir) / dataset  # MNIST and Fashion share file names: keep them apart
@@ -310,7 +317,7 @@ def print_report(params, activation, X_test, labels, images, classes, n_shown):
     for start in range(0, len(wrong), 3):
         group = wrong[start:start + 3]
         captions = [f"#{i}: true {classes[labels[i]]}, said {classes[predictions[i]]} "
-                    f"({100 * probs[i, predictions[i]]:.0f}%)" for i in group]
+                    f"({100 * probs[i, predictions[i]]:.1f}%)" for i in group]
         print("   ".join(f"{caption:<28.28s}" for caption in captions))
         rows = ["   ".join(line) for line in zip(*(draw(images[i]) for i in group))]
         inked = [i for i, row in enumerate(rows) if row.strip()]  # trim the blank margins
@@ -391,13 +398,13 @@ def parse_args(argv=None):
                        help="hidden layer sizes, comma separated (default: 1024,1024)")
     model.add_argument("--activation", choices=list(nn.ACTIVATIONS), default="relu",
                        help="hidden layer activation (default: %(default)s)")
-    model.add_argument("--optimizer", choices=list(nn.OPTIMIZERS), default="sgd",
+    model.add_argument("--optimizer", choices=list(nn.OPTIMIZERS), default="adam",
                        help="update rule (default: %(default)s)")
     model.add_argument("--epochs", type=positive_int, default=20,
                        help="passes over the training images (default: %(default)s)")
     model.add_argument("--batch-size", type=positive_int, default=128,
                        help="images per step (default: %(default)s)")
-    model.add_argument("--lr", type=positive_float, default=0.05,
+    model.add_argument("--lr", type=positive_float, default=1e-3,
                        help="starting learning rate (default: %(default)s)")
     model.add_argument("--schedule", choices=["constant", "linear", "cosine"], default="cosine",
                        help="how the learning rate falls to --final-lr over training "
@@ -407,8 +414,8 @@ def parse_args(argv=None):
                             "(default: %(default)s)")
     model.add_argument("--momentum", type=probability, default=0.9,
                        help="momentum, for --optimizer sgd (default: %(default)s); "
-                            "try --optimizer adam --lr 0.001 too")
-    model.add_argument("--dropout", type=probability, default=0.2,
+                            "try --optimizer sgd --lr 0.05")
+    model.add_argument("--dropout", type=probability, default=0.3,
                        help="probability of dropping each hidden unit while training "
                             "(default: %(default)s)")
     model.add_argument("--weight-decay", type=non_negative_float, default=0.0,
@@ -447,8 +454,7 @@ def main(argv=None):
     args = parse_args(argv)
     spec = DATASETS[args.dataset]
     started = time.perf_counter()
-    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout, log)
+    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
     X_test, test_labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
     digests = [f"{name} {digest}" for name, digest in spec["sha256"].items()]
 
@@ -490,8 +496,8 @@ def main(argv=None):
                        rng=rng, on_epoch=lambda record: print_epoch(record, args.epochs),
                        should_stop=should_stop, **settings)
     if should_stop():
-        print(f"stopped early, after {len(history)} complete epochs; reporting the network "
-              f"as it stands")
+        log(f"stopped early, after {len(history)} complete epochs; reporting the network "
+            f"as it stands")
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     test_accuracy = print_report(params, args.activation, X_test, test_labels,

@@ -4,9 +4,19 @@ on small problems, determinism, saving, bad input, and the MNIST loader on files
 Run with:  python -m pytest -q
 Needs no network and no data: every file a test reads, it writes first.
 """
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import signal
+import socket
+import threading
+
 import numpy as np
 import pytest
 
+import mnist
 import nn
 
 ACTIVATIONS = list(nn.ACTIVATIONS)
@@ -484,16 +494,6 @@ def test_other_functions_reject_bad_input(small):
 # Every file here is made by the test: small IDX files, served from a folder (file://) or
 # from a web server on 127.0.0.1. Nothing reaches the internet or ../shared.
 
-import functools  # noqa: E402
-import gzip  # noqa: E402
-import hashlib  # noqa: E402
-import http.server  # noqa: E402
-import socket  # noqa: E402
-import threading  # noqa: E402
-
-import mnist  # noqa: E402
-
-
 def idx_bytes(array):
     """Encode a uint8 array in the IDX format: 0, 0, type 0x08, ndim, big-endian dims, data."""
     array = np.asarray(array, dtype=np.uint8)
@@ -717,3 +717,16 @@ def test_bad_flags_get_a_one_line_error(flags, capsys):
     assert exit_info.value.code == 2
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert last_line.startswith("usage:") is False and "error:" in last_line
+
+
+def test_first_ctrl_c_asks_to_stop_and_the_second_quits():
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        should_stop = mnist.install_interrupt_handler()
+        assert not should_stop()
+        os.kill(os.getpid(), signal.SIGINT)  # handled at once: the handler only records it
+        assert should_stop()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
