@@ -316,9 +316,10 @@ def print_report(params, activation, X_test, labels, images, classes, n_shown):
         print(f"\nthe {len(wrong)} mistakes it was surest of:")
     for start in range(0, len(wrong), 3):
         group = wrong[start:start + 3]
-        captions = [f"#{i}: true {classes[labels[i]]}, said {classes[predictions[i]]} "
-                    f"({100 * probs[i, predictions[i]]:.1f}%)" for i in group]
-        print("   ".join(f"{caption:<28.28s}" for caption in captions))
+        for i in group:
+            print(f"#{i}: true {classes[labels[i]]}, predicted {classes[predictions[i]]} "
+                  f"with {100 * probs[i, predictions[i]]:.2f}% confidence")
+        print("   ".join(f"{f'#{i}':<28s}" for i in group))
         rows = ["   ".join(line) for line in zip(*(draw(images[i]) for i in group))]
         inked = [i for i, row in enumerate(rows) if row.strip()]  # trim the blank margins
         print("\n".join(rows[inked[0]:inked[-1] + 1] if inked else rows))
