@@ -414,8 +414,8 @@ def parse_args(argv=None):
                        help="learning rate at the end of a decaying schedule "
                             "(default: %(default)s)")
     model.add_argument("--momentum", type=probability, default=0.9,
-                       help="momentum, for --optimizer sgd (default: %(default)s); "
-                            "try --optimizer sgd --lr 0.05")
+                       help="momentum for --optimizer sgd, which does well with --lr 0.05 "
+                            "(default: %(default)s)")
     model.add_argument("--dropout", type=probability, default=0.3,
                        help="probability of dropping each hidden unit while training "
                             "(default: %(default)s)")
@@ -425,9 +425,11 @@ def parse_args(argv=None):
                        help="seed for the weights, the batch order and dropout "
                             "(default: %(default)s)")
     output = parser.add_argument_group("saving and reporting")
-    output.add_argument("--save", metavar="PATH", help="save the trained network to an .npz file")
+    output.add_argument("--save", metavar="PATH", help="save the trained network, with its settings and results, to an .npz "
+                             "file (default: not saved)")
     output.add_argument("--load", metavar="PATH",
-                        help="evaluate a network saved with --save instead of training one")
+                        help="evaluate a network saved with --save instead of training one "
+                             "(default: train a new one)")
     output.add_argument("--show", type=non_negative_int, default=6, metavar="N",
                         help="misclassified test images to draw (default: %(default)s)")
     return parser.parse_args(argv)

@@ -162,8 +162,9 @@ def dropout_mask(shape, drop, rng, dtype):
 def log_softmax(logits):
     """log softmax(z) = z - logsumexp(z), row by row, shifted by the row maximum first.
 
-    Shifting changes nothing mathematically (softmax(z) = softmax(z - c)) but keeps exp()
-    from overflowing: the largest exponent is exp(0) = 1, and the log is never log(0).
+    Shifting changes nothing mathematically (softmax(z) = softmax(z - c)), yet exp() can
+    no longer overflow: the largest term is exp(0) = 1, so the sum is >= 1 and its log
+    is never log(0).
     """
     shifted = logits - logits.max(axis=1, keepdims=True)             # (N, C), max 0
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
