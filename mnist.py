@@ -459,7 +459,6 @@ def main(argv=None):
     started = time.perf_counter()
     data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
     X_test, test_labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
-    digests = [f"{name} {digest}" for name, digest in spec["sha256"].items()]
 
     if args.load:
         params, info = nn.load(args.load)
@@ -508,6 +507,7 @@ def main(argv=None):
     val_accuracy = history[-1]["val_accuracy"] if history else None
     print(f"\ntotal time {time.perf_counter() - started:.1f} s")
     if args.save:
+        digests = [f"{name} {digest}" for name, digest in spec["sha256"].items()]
         nn.save(args.save, params, args.activation, dataset=args.dataset, seed=args.seed,
                 hidden=args.hidden, epochs_completed=len(history), data_sha256=digests,
                 val_size=args.val_size, test_accuracy=test_accuracy,
