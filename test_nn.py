@@ -11,7 +11,10 @@ import http.server
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -71,7 +74,7 @@ def test_init_forward_backward_shapes(sizes):
         assert not params[f"b{i}"].any()
     assert nn.layer_sizes(params) == sizes
     X = np.random.default_rng(1).standard_normal((5, sizes[0])).astype(np.float32)
-    logits, cache = nn.forward(params, X)
+    logits, cache = nn.forward(params, X, "relu")
     assert logits.shape == (5, sizes[-1]) and logits.dtype == np.float32
     _, dlogits = nn.softmax_cross_entropy(logits, np.zeros(5, dtype=int))
     grads = nn.backward(params, cache, dlogits)
@@ -108,17 +111,18 @@ def test_gradients_match_central_differences(activation, loss, dropout):
     params = random_params([4, 5, 6, OUTPUTS[loss]], seed=2)
     X = rng.standard_normal((7, 4))
     targets = toy_targets(loss, 7, rng)
-    assert nn.gradient_check(params, X, targets, loss, activation, dropout) < 1e-6
+    assert nn.gradient_check(params, X, targets, loss, activation=activation,
+                             dropout=dropout) < 1e-6
 
 
 def test_gradient_check_catches_a_wrong_backward(monkeypatch):
     """A check that cannot fail is worse than none: break backward and watch it fail."""
     params = random_params([4, 5, 3])
     X, labels = np.random.default_rng(0).standard_normal((6, 4)), np.arange(6) % 3
-    assert nn.gradient_check(params, X, labels) < 1e-6
+    assert nn.gradient_check(params, X, labels, activation="relu") < 1e-6
     monkeypatch.setattr(nn, "relu_backward", lambda da, z: da)  # forgets relu's mask
     monkeypatch.setitem(nn.ACTIVATIONS, "relu", (nn.relu, nn.relu_backward))
-    assert nn.gradient_check(params, X, labels) > 1e-3
+    assert nn.gradient_check(params, X, labels, activation="relu") > 1e-3
 
 
 def test_softmax_cross_entropy_gradient_is_probs_minus_onehot_once():
@@ -158,10 +162,10 @@ def test_gradients_are_averaged_over_the_batch_like_the_loss():
     X, labels = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
     for loss_fn, targets in [(nn.softmax_cross_entropy, labels),
                              (nn.mean_squared_error, rng.standard_normal((5, 2)))]:
-        logits, cache = nn.forward(params, X)
+        logits, cache = nn.forward(params, X, "relu")
         loss_once, dlogits = loss_fn(logits, targets)
         grads_once = nn.backward(params, cache, dlogits)
-        logits, cache = nn.forward(params, np.concatenate([X, X, X]))
+        logits, cache = nn.forward(params, np.concatenate([X, X, X]), "relu")
         loss_thrice, dlogits = loss_fn(logits, np.concatenate([targets, targets, targets]))
         grads_thrice = nn.backward(params, cache, dlogits)
         assert loss_thrice == pytest.approx(loss_once, rel=1e-12)
@@ -189,7 +193,7 @@ def test_training_stops_with_a_clear_error_when_the_loss_diverges():
     """Old bug: the loss went to inf/NaN and training carried on."""
     X, labels = spiral()
     params = nn.init_params([2, 32, 3], rng=np.random.default_rng(0))
-    with pytest.raises(FloatingPointError, match="lower learning rate"):
+    with pytest.raises(FloatingPointError, match="learning rate 10x lower"):
         nn.train(params, X * 1e3, labels, epochs=5, lr=1e4, optimizer="sgd")
 
 
@@ -210,7 +214,7 @@ def test_learns_a_spiral(optimizer, lr):
     params = nn.init_params([2, 64, 64, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=200, batch_size=32, lr=lr,
                        optimizer=optimizer, rng=np.random.default_rng(1))
-    assert nn.accuracy(labels, nn.predict(params, X)) >= 0.95
+    assert nn.accuracy(labels, nn.predict(params, X, "relu")) >= 0.95
     assert history[-1]["loss"] < history[0]["loss"] / 5
 
 
@@ -233,7 +237,7 @@ def test_learns_a_circle_with_binary_cross_entropy():
     params = nn.init_params([2, 32, 1], rng=rng)
     nn.train(params, X, labels, epochs=200, lr=0.01, optimizer="adam",
              loss="binary_cross_entropy", rng=rng)
-    assert nn.accuracy(labels, nn.predict(params, X)) >= 0.95
+    assert nn.accuracy(labels, nn.predict(params, X, "relu")) >= 0.95
 
 
 # ---------------------------------------------------------------- training loop
@@ -295,7 +299,7 @@ def test_history_records_each_epoch_and_calls_back():
         assert 0 <= record["train_accuracy"] <= 1 and 0 <= record["val_accuracy"] <= 1
         assert record["seconds"] > 0 and record["samples_per_second"] > 0
     assert history[0]["lr"] > history[-1]["lr"] >= 0.005
-    val_loss, val_accuracy = nn.evaluate(params, X, labels)
+    val_loss, val_accuracy = nn.evaluate(params, X, labels, activation="relu")
     assert (val_loss, val_accuracy) == pytest.approx((history[-1]["val_loss"],
                                                       history[-1]["val_accuracy"]))
 
@@ -392,7 +396,7 @@ def test_accuracy_and_confusion_matrix():
 
 def test_predict_single_output_network_thresholds_at_zero():
     params = {"W1": np.array([[1.0]]), "b1": np.array([0.0])}
-    np.testing.assert_array_equal(nn.predict(params, np.array([[-2.0], [3.0]])), [0, 1])
+    np.testing.assert_array_equal(nn.predict(params, np.array([[-2.0], [3.0]]), "relu"), [0, 1])
 
 
 # ---------------------------------------------------------------- saving
@@ -418,7 +422,7 @@ def test_save_and_load_give_identical_predictions(tmp_path):
 def test_save_refuses_what_would_need_pickle(tmp_path):
     params = nn.init_params([2, 3])
     with pytest.raises(TypeError, match="without pickle"):
-        nn.save(tmp_path / "model.npz", params, settings={"lr": 0.1})
+        nn.save(tmp_path / "model.npz", params, "relu", settings={"lr": 0.1})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -446,7 +450,7 @@ def small():
 
 @pytest.mark.parametrize("change, error, message", [
     (lambda p, X, y: (p, X[:, :3], y, {}), ValueError, r"X must be \(N, 4\)"),
-    (lambda p, X, y: (p, X, y[:5], {}), ValueError, "6 samples but its targets have 5"),
+    (lambda p, X, y: (p, X, y[:5], {}), ValueError, r"6 samples but its targets have shape \(5,\)"),
     (lambda p, X, y: (p, X, y + 1, {}), ValueError, r"labels must lie in \[0, 3\)"),
     (lambda p, X, y: (p, X, y - 1, {}), ValueError, r"labels must lie in \[0, 3\)"),
     (lambda p, X, y: (p, X, y + 0.5, {}), TypeError, "must be integers"),
@@ -457,7 +461,7 @@ def small():
     (lambda p, X, y: (p, X, y, {"schedule": "step"}), ValueError, "unknown schedule"),
     (lambda p, X, y: (p, X, y, {"batch_size": 0}), ValueError, "batch_size must be"),
     (lambda p, X, y: (p, X, y, {"epochs": -1}), ValueError, "epochs must be"),
-    (lambda p, X, y: (p, X, y, {"lr": -0.1}), ValueError, "lr must be > 0"),
+    (lambda p, X, y: (p, X, y, {"lr": -0.1}), ValueError, "lr must be a finite number > 0"),
     (lambda p, X, y: (p, X, y, {"dropout": 1.0}), ValueError, "dropout is a probability"),
     (lambda p, X, y: (p, X, y, {"loss": "mse"}), ValueError, "targets have shape"),
     (lambda p, X, y: (p, X, y, {"X_val": X, "targets_val": y[:2]}), ValueError, "validation"),
@@ -475,9 +479,9 @@ def test_other_functions_reject_bad_input(small):
     with pytest.raises(ValueError, match=r"unknown init"):
         nn.init_params([2, 2], init="uniform")
     with pytest.raises(ValueError, match=r"X must be \(N, 4\)"):
-        nn.forward(params, X[0])
+        nn.forward(params, X[0], "relu")
     with pytest.raises(ValueError, match="NaN"):
-        nn.predict(params, np.full((2, 4), np.inf))
+        nn.predict(params, np.full((2, 4), np.inf), "relu")
     with pytest.raises(ValueError, match="one output"):
         nn.binary_cross_entropy(np.zeros((3, 2)), [0, 1, 1])
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
@@ -485,9 +489,380 @@ def test_other_functions_reject_bad_input(small):
     with pytest.raises(ValueError, match="expected 6 labels"):
         nn.softmax_cross_entropy(np.zeros((6, 3)), labels.reshape(2, 3))
     with pytest.raises(ValueError, match="dropout needs rng"):
-        nn.forward(params, X, dropout=0.5)
+        nn.forward(params, X, "relu", dropout=0.5)
     with pytest.raises(ValueError, match="differ"):
         nn.accuracy(labels, labels[:3])
+
+
+def test_params_with_a_missing_or_extra_key_are_refused_by_name(small, tmp_path):
+    """A network without b2 once ran as a smaller network, with hidden units as 'logits'."""
+    params, X, labels = small
+    broken = {key: value for key, value in params.items() if key != "b2"}
+    for call in (lambda: nn.train(broken, X, labels, epochs=1),
+                 lambda: nn.predict(broken, X, "relu"),
+                 lambda: nn.save(tmp_path / "m.npz", broken, "relu"),
+                 lambda: nn.gradient_check(broken, X, labels, activation="relu"),
+                 lambda: nn.sanity_check(broken, X, labels, activation="relu")):
+        with pytest.raises(ValueError, match=r"missing \['b2'\]"):
+            call()
+    with pytest.raises(ValueError, match=r"unexpected \['c1'\]"):
+        nn.predict({**params, "c1": params["b1"]}, X, "relu")
+    with pytest.raises(ValueError, match="does not follow W1"):
+        nn.predict({**params, "W2": np.ones((4, 3), np.float32)}, X, "relu")
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        nn.predict({**params, "b1": np.full(5, np.nan, np.float32)}, X, "relu")
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_activation_must_be_named_wherever_the_network_runs(small):
+    """Evaluating a tanh network as relu once scored 33% instead of 99.7%, silently."""
+    params, X, labels = small
+    for call in (lambda: nn.predict(params, X), lambda: nn.forward(params, X),
+                 lambda: nn.outputs(params, X), lambda: nn.evaluate(params, X, labels),
+                 lambda: nn.gradient_check(params, X, labels)):
+        with pytest.raises(TypeError, match="activation"):
+            call()
+
+
+def test_regression_values_come_from_outputs_not_predict():
+    rng = np.random.default_rng(0)
+    params = nn.init_params([1, 8, 1], rng=rng)
+    X = np.linspace(-1, 1, 5, dtype=np.float32)[:, None]
+    values = nn.outputs(params, X, "relu", batch_size=2)
+    logits, _ = nn.forward(params, X, "relu")
+    np.testing.assert_allclose(values, logits, rtol=1e-6)
+    assert values.shape == (5, 1) and not set(np.unique(values)) <= {0.0, 1.0}
+
+
+def test_predict_converts_float64_input_chunk_by_chunk_with_the_same_result(small):
+    params, X, labels = small
+    X64 = X.astype(np.float64)
+    np.testing.assert_array_equal(nn.predict(params, X64, "relu", batch_size=4),
+                                  nn.predict(params, X, "relu"))
+
+
+def test_gradient_check_fails_loudly_on_nan():
+    """NaN once 'passed': max(worst, nan) kept worst, and NaN inputs gave an error of 0."""
+    params = random_params([4, 5, 3])
+    X, labels = np.random.default_rng(0).standard_normal((6, 4)), np.arange(6) % 3
+    with pytest.raises(ValueError, match="NaN"):
+        nn.gradient_check(params, np.where(X > 1, np.nan, X), labels, activation="relu")
+    real_backward = nn.backward
+    nan_backward = lambda *args: {k: g * np.nan for k, g in real_backward(*args).items()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(nn, "backward", nan_backward)
+        with pytest.raises(FloatingPointError, match="NaN or infinity"):
+            nn.gradient_check(params, X, labels, activation="relu")
+
+
+def test_a_loss_far_above_its_start_stops_training_with_advice():
+    """Adam at lr 100 once 'finished' at chance with losses of 1e19 and exit status 0."""
+    X, labels = spiral()
+    params = nn.init_params([2, 32, 3], rng=np.random.default_rng(0))
+    with pytest.raises(FloatingPointError, match="diverged.*learning rate 10x lower"):
+        nn.train(params, X, labels, epochs=20, lr=100.0, optimizer="adam")
+
+
+def test_divergence_names_the_real_cause():
+    X, labels = spiral()
+    params = nn.init_params([2, 32, 3], rng=np.random.default_rng(0), dtype=np.float16)
+    with pytest.raises(FloatingPointError, match="float16"):
+        nn.train(params, X * 300, labels, epochs=5, lr=10.0, optimizer="sgd")
+    params = nn.init_params([2, 8, 1], rng=np.random.default_rng(0))
+    targets = np.sin(X[:, :1])
+    targets[7] = np.nan
+    with pytest.raises(ValueError, match="targets hold NaN"):
+        nn.train(params, X, targets, loss="mse")
+
+
+def test_a_resumed_good_model_is_not_called_diverged_for_one_bad_batch():
+    X, labels = spiral()
+    params = nn.init_params([2, 64, 3], rng=np.random.default_rng(0))
+    nn.train(params, X, labels, epochs=150, lr=0.01, optimizer="adam")
+    history = nn.train(params, X, labels, epochs=3, lr=0.01, optimizer="adam")
+    assert history[0]["initial_loss"] < 0.1 and len(history) == 3
+
+
+def test_settings_that_would_do_nothing_or_crash_are_refused(small):
+    params, X, labels = small
+    with pytest.raises(ValueError, match="nesterov applies to optimizer='sgd' only"):
+        nn.train(params, X, labels, optimizer="adam", nesterov=True)
+    with pytest.raises(ValueError, match="epochs must be a whole number"):
+        nn.train(params, X, labels, epochs=True)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        nn.train(params, X, labels, momentum=1.0)
+    with pytest.raises(ValueError, match="beta1 and beta2"):
+        nn.adam_step(params, params, {}, 0.1, beta1=1.0)
+    with pytest.raises(ValueError, match="without its targets"):
+        nn.train(params, X, labels, X_val=X)
+    with pytest.raises(ValueError, match="batch_size must be"):
+        nn.predict(params, X, "relu", batch_size=-5)
+    with pytest.raises(ValueError, match="batch_size must be"):
+        nn.predict(params, X, "relu", batch_size=0)
+    with pytest.raises(TypeError, match="real numbers"):
+        nn.predict(params, X + 1j, "relu")
+    for dtype in (np.int32, np.complex64, np.bool_, str):
+        with pytest.raises(TypeError, match="real floating"):
+            nn.init_params([2, 3], dtype=dtype)
+    with pytest.raises(TypeError, match="np.random.Generator"):
+        nn.train(params, X, labels, rng=np.random.RandomState(0))
+    with pytest.raises(ValueError, match="binary_cross_entropy"):
+        nn.train(nn.init_params([4, 1]), X, labels % 1 + 1)
+
+
+def test_momentum_is_adams_beta1_and_an_int_seeds_the_generator():
+    """Nothing passed to train() is silently ignored: for Adam, momentum is beta1."""
+    X, labels = spiral()
+    runs = []
+    for options in ({}, {"momentum": 0.9}, {"momentum": 0.5}):
+        params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
+        nn.train(params, X, labels, epochs=2, lr=0.01, optimizer="adam", rng=7, **options)
+        runs.append(params["W1"])
+    assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
+
+
+def test_save_uses_a_unique_temporary_file_and_leaves_a_planted_link_alone(tmp_path):
+    """save() once wrote to path + '.partial': a link planted there redirected the write."""
+    params = nn.init_params([2, 3])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    path = tmp_path / "model.npz"
+    os.symlink(victim, str(path) + ".partial")
+    nn.save(path, params, "relu")
+    assert victim.read_text() == "precious" and os.path.islink(str(path) + ".partial")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "model.npz.partial",
+                                                          "victim.txt"]
+    with pytest.raises(ValueError, match="reserved"):
+        nn.save(path, params, "relu", sizes=[9, 9])
+
+
+def test_two_processes_saving_to_one_path_never_leave_a_broken_file(tmp_path):
+    path = tmp_path / "model.npz"
+    writer = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import nn\n"
+              "params = nn.init_params([30, 40, 10], rng=int(sys.argv[3]))\n"
+              "for _ in range(40): nn.save(sys.argv[2], params, 'relu')\n")
+    here = os.path.dirname(os.path.abspath(__file__))
+    writers = [subprocess.Popen([sys.executable, "-c", writer, here, str(path), str(seed)])
+               for seed in (1, 2)]
+    loads = 0
+    while any(w.poll() is None for w in writers) or loads == 0:
+        if path.exists():
+            params, info = nn.load(path)         # raises if the file were ever half written
+            assert info["sizes"] == [30, 40, 10]
+            loads += 1
+    assert all(w.wait() == 0 for w in writers)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def malformed_model(path, change):
+    """Save a good little model, then rewrite it with `change` applied to its arrays."""
+    nn.save(path, nn.init_params([3, 4, 2]), "relu")
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update(sizes=np.array(3)), "sizes"),
+    (lambda a: a.update(sizes=np.array([3])), "sizes"),
+    (lambda a: a.update(sizes=np.array([[3, 4, 2]])), "sizes"),
+    (lambda a: a.update(W1=np.full((3, 4), "x")), "not real floats"),
+    (lambda a: a.update(W1=a["W1"] * np.nan), "NaN or infinity"),
+    (lambda a: a.update(W1=a["W1"] + 1j), "not real floats"),
+    (lambda a: a.update(b1=np.zeros(1, np.float32)), r"shape \(4,\)"),
+    (lambda a: a.update(activation=np.array("swish")), "unknown activation"),
+    (lambda a: a.update(W2=np.zeros((2000, 2000), np.float32)), "unpacks to 16,000,128 bytes"),
+    (lambda a: a.update(info_note=np.zeros(400_000)), "unpacks to"),
+    (lambda a: a.pop("b2"), "has no 'b2'"),
+])
+def test_load_refuses_malformed_models_naming_the_file(tmp_path, change, message):
+    path = tmp_path / "bad.npz"
+    malformed_model(path, change)
+    with pytest.raises(ValueError, match=message) as error:
+        nn.load(path)
+    assert str(path) in str(error.value)
+
+
+def test_load_reads_only_the_arrays_a_model_has(tmp_path):
+    path = tmp_path / "extra.npz"
+    malformed_model(path, lambda a: a.update(junk=np.zeros(10)))
+    params, info = nn.load(path)
+    assert sorted(params) == ["W1", "W2", "b1", "b2"] and "junk" not in info
+    one_array = tmp_path / "one.npy"
+    np.save(one_array, np.zeros(3))
+    with pytest.raises(ValueError, match="not a model saved by nn.save"):
+        nn.load(one_array)
+
+
+# ---------------------------------------------------------------- the training doctor
+
+def blobs(n=600, n_features=20, n_classes=3, seed=0):
+    """Gaussian clusters in 20 dimensions, one per class: learnable, with some overlap."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_classes, n_features))
+    labels = rng.integers(0, n_classes, n)
+    X = centres[labels] + 1.2 * rng.standard_normal((n, n_features))
+    return X.astype(np.float32), labels
+
+
+def checks(history):
+    return [found["check"] for found in nn.diagnose(history)]
+
+
+def test_every_layer_is_watched_each_epoch():
+    X, labels = blobs()
+    params = nn.init_params([20, 16, 8, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X, labels, epochs=2, lr=0.05)
+    first = history[0]
+    assert first["initial_loss"] > 0 and first["chance_loss"] == pytest.approx(np.log(3))
+    layers = history[-1]["layers"]
+    assert [layer["layer"] for layer in layers] == [1, 2, 3]
+    for layer in layers:
+        assert layer["weight_rms"] > 0 and layer["grad_rms"] > 0 and 0 < layer["update_ratio"] < 1
+    assert 0 <= layers[0]["dead"] <= 1 and layers[2]["dead"] is None
+    assert layers[0]["weight_rms"] == pytest.approx(np.sqrt(np.mean(params["W1"] ** 2)), rel=1e-5)
+
+
+def test_the_update_ratio_is_the_step_actually_taken():
+    """For plain SGD the step is lr * dW exactly, so the ratio can be checked by hand."""
+    X, labels = blobs(n=64)
+    params = nn.init_params([20, 8, 3], rng=np.random.default_rng(0))
+    W2_before = params["W2"].copy()
+    history = nn.train(params, X, labels, epochs=1, batch_size=64, lr=0.1, momentum=0.0)
+    layer = history[0]["layers"][1]
+    expected = np.sqrt(np.mean((params["W2"] - W2_before) ** 2)) / np.sqrt(np.mean(W2_before ** 2))
+    assert layer["update_ratio"] == pytest.approx(expected, rel=1e-4)
+    assert layer["update_ratio"] == pytest.approx(0.1 * layer["grad_rms"] /
+                                                  np.sqrt(np.mean(W2_before ** 2)), rel=1e-4)
+
+
+def test_a_healthy_run_gets_no_alarm():
+    X, labels = blobs(n=3000)
+    params = nn.init_params([20, 64, 64, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X[:2000], labels[:2000], epochs=10, lr=0.01, batch_size=32,
+                       X_val=X[2000:], targets_val=labels[2000:], rng=1)
+    assert nn.diagnose(history) == []
+
+
+def test_a_learning_rate_far_too_high_is_named():
+    X, labels = blobs()
+    params = nn.init_params([20, 64, 64, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X, labels, epochs=5, lr=0.1, optimizer="adam", batch_size=32)
+    found = checks(history)
+    assert "learning rate too high" in found and "dead units" in found
+    advice = nn.diagnose(history)[found.index("learning rate too high")]["try"]
+    assert "lower" in advice
+
+
+def test_a_learning_rate_far_too_low_is_named():
+    X, labels = blobs()
+    params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X, labels, epochs=5, lr=1e-6, momentum=0.0)
+    found = checks(history)
+    assert "learning rate too low" in found and "not learning" in found
+
+
+def test_dead_relu_units_are_named():
+    X, labels = blobs()
+    params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
+    params["b1"][:40] = -50.0                          # 40 of 64 units can never fire
+    history = nn.train(params, X, labels, epochs=2, lr=0.01)
+    assert history[-1]["layers"][0]["dead"] == pytest.approx(40 / 64)
+    assert "dead units" in checks(history)
+
+
+def test_vanishing_gradients_in_a_deep_sigmoid_network_are_named():
+    X, labels = blobs()
+    params = nn.init_params([20] + [32] * 8 + [3], rng=np.random.default_rng(0), init="glorot")
+    history = nn.train(params, X, labels, epochs=2, lr=0.1, activation="sigmoid")
+    assert "vanishing gradients" in checks(history)
+    params = nn.init_params([20] + [32] * 8 + [3], rng=np.random.default_rng(0))
+    history = nn.train(params, X, labels, epochs=2, lr=0.01, activation="relu")
+    assert "vanishing gradients" not in checks(history)
+
+
+def test_saturated_tanh_units_are_named():
+    X, labels = blobs()
+    params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0), init="glorot")
+    params["W1"] *= 30
+    history = nn.train(params, X, labels, epochs=1, lr=1e-3, activation="tanh")
+    assert history[-1]["layers"][0]["saturated"] > 0.5 and "saturated units" in checks(history)
+
+
+def test_output_weights_100x_too_large_are_seen_in_the_first_loss():
+    X, labels = blobs()
+    params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
+    params["W2"] *= 100
+    history = nn.train(params, X, labels, epochs=2, lr=1e-3, optimizer="adam")
+    assert history[0]["initial_loss"] > 10 * np.log(3)
+    assert "loss at start" in checks(history)
+
+
+def test_memorising_a_handful_of_samples_is_named():
+    X, labels = blobs(n=520)
+    params = nn.init_params([20, 256, 256, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X[:20], labels[:20], epochs=60, lr=1e-3, optimizer="adam",
+                       batch_size=10, X_val=X[20:], targets_val=labels[20:])
+    assert history[-1]["train_accuracy"] == 1.0
+    assert "memorising" in checks(history)
+
+
+def test_validation_peaking_early_is_named():
+    history = [{"epoch": e, "loss": 1.0 / e, "train_accuracy": 0.9, "val_accuracy": v,
+                "layers": [{"layer": 1, "update_ratio": 1e-3, "grad_rms": 1.0, "dead": 0.0,
+                            "saturated": None}]}
+               for e, v in enumerate([0.80, 0.90, 0.88, 0.86, 0.85, 0.85], start=1)]
+    assert "past its best" in checks(history)
+    assert "about 2 epochs" in nn.diagnose(history)[checks(history).index("past its best")]["try"]
+
+
+def test_sanity_check_passes_a_correct_network_and_leaves_it_untouched():
+    X, labels = blobs()
+    params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
+    before = {key: value.copy() for key, value in params.items()}
+    results = nn.sanity_check(params, X, labels, activation="relu")
+    assert [r["check"] for r in results] == ["loss at start", "overfit", "uses inputs", "gradients"]
+    assert all(r["passed"] for r in results), results
+    assert all(np.array_equal(before[key], params[key]) for key in params)
+
+
+def test_sanity_check_catches_a_gradient_that_never_reaches_the_first_layer(monkeypatch):
+    X, labels = blobs()
+    params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
+    real_backward = nn.backward
+
+    def broken_backward(params, cache, dlogits):
+        grads = real_backward(params, cache, dlogits)
+        grads["W1"] = np.zeros_like(grads["W1"])
+        grads["b1"] = np.zeros_like(grads["b1"])
+        return grads
+    monkeypatch.setattr(nn, "backward", broken_backward)
+    results = {r["check"]: r for r in nn.sanity_check(params, X, labels, activation="relu")}
+    assert not results["gradients"]["passed"]
+
+
+def test_sanity_check_catches_a_network_that_ignores_its_inputs(monkeypatch):
+    X, labels = blobs()
+    params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
+    real_forward = nn.forward
+    monkeypatch.setattr(nn, "forward", lambda params, X, *args, **kwargs:
+                        real_forward(params, np.zeros_like(X), *args, **kwargs))
+    results = {r["check"]: r for r in nn.sanity_check(params, X, labels, activation="relu")}
+    assert not results["uses inputs"]["passed"] and not results["overfit"]["passed"]
+
+
+def test_find_lr_suggests_a_rate_that_trains_and_leaves_params_untouched():
+    X, labels = spiral()
+    params = nn.init_params([2, 64, 64, 3], rng=np.random.default_rng(0))
+    before = {key: value.copy() for key, value in params.items()}
+    found = nn.find_lr(params, X, labels, activation="relu", optimizer="sgd", batch_size=32,
+                       steps=100, rng=1)
+    assert all(np.array_equal(before[key], params[key]) for key in params)
+    assert len(found["lrs"]) == len(found["losses"]) > 10
+    assert 1e-4 < found["suggestion"] < 10
+    nn.train(params, X, labels, epochs=100, batch_size=32, lr=found["suggestion"], rng=1)
+    assert nn.accuracy(labels, nn.predict(params, X, "relu")) >= 0.9
 
 
 # ================================================================ mnist.py: data and command line
@@ -630,7 +1005,6 @@ def test_every_mirror_failing_gives_one_readable_message(tmp_path, labels_file, 
     assert f"could not get {name}" in message
     assert refused + name + ".gz" in message and base + "missing/" + name + ".gz" in message
     assert "HTTP 404" in message and "refused" in message.lower()
-    assert "--mirror" in message and str(tmp_path / "cache") in message
 
 
 @pytest.mark.parametrize("cached_name", ["train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz"])
@@ -682,9 +1056,11 @@ def test_main_trains_reports_saves_and_loads(tmp_path, monkeypatch, capsys):
     model = tmp_path / "model.npz"
     common = ["--mirror", mirror, "--data-dir", str(tmp_path / "data")]
     assert mnist.run(common + ["--epochs", "3", "--hidden", "32", "--val-size", "50",
-                               "--batch-size", "10", "--save", str(model)]) == 0
+                               "--batch-size", "10", "--augment", "none",
+                               "--save", str(model)]) == 0
     out = capsys.readouterr().out
-    assert out.count("epoch ") == 3 and "img/s" in out
+    assert [line[:9] for line in out.splitlines() if line.startswith("epoch ")] == \
+        ["epoch   1", "epoch   2", "epoch   3"] and "img/s" in out
     assert "confusion matrix" in out and "precision" in out
     trained = float(out.split("test accuracy ")[1].split("%")[0])
     assert trained > 90
@@ -704,8 +1080,10 @@ def test_main_explains_missing_data_without_a_traceback(tmp_path, monkeypatch, c
     empty = (tmp_path / "empty").as_uri()
     assert mnist.run(["--mirror", empty, "--data-dir", str(tmp_path / "data")]) == 1
     err = capsys.readouterr().err
-    assert "\nmnist.py: error: could not get train-images-idx3-ubyte" in err
+    assert "\nmnist.py: error: could not get 4 of the 4 files: train-images-idx3-ubyte, " \
+           "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte\n" in err
     assert "Traceback" not in err and "--mirror" in err and "put " in err
+    assert err.count("To fix") == 1 and str(tmp_path / "data" / "mnist") in err
 
 
 @pytest.mark.parametrize("flags", [["--epochs", "-1"], ["--hidden", "0"], ["--hidden", "64,x"],
@@ -730,3 +1108,238 @@ def test_first_ctrl_c_asks_to_stop_and_the_second_quits():
             os.kill(os.getpid(), signal.SIGINT)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class TrickleHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a Content-Length it then sends a byte every 0.2 s."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        try:
+            for _ in range(100):
+                self.wfile.write(b"\x1f")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass  # the client gave up on us, as it should
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_trickling_mirror_is_given_up_on_within_the_deadline(tmp_path, labels_file):
+    """A mirror sending a byte a second once held the run forever."""
+    name, raw, digest, size = labels_file
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TrickleHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        slow = f"http://127.0.0.1:{server.server_address[1]}/"
+        good = mirror_folder(tmp_path / "mirror", {name: raw})
+        logged = []
+        started = time.monotonic()
+        assert mnist.fetch(name, tmp_path / "cache", [slow, good], digest, size, timeout=1,
+                           log=logged.append) == raw
+        assert time.monotonic() - started < 6
+        assert any("too slow" in line for line in logged)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class RedirectToFtpHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(302)
+        self.send_header("Location", "ftp://127.0.0.1/file.gz")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class RecordingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers 404 and keeps the Authorization header it was sent."""
+    seen = []
+
+    def do_GET(self):
+        RecordingHandler.seen.append(self.headers.get("Authorization"))
+        self.send_error(404)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(handler):
+    """Start handler on 127.0.0.1 in a thread; return (server, base URL host:port)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"127.0.0.1:{server.server_address[1]}"
+
+
+def test_redirects_away_from_http_are_refused(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    server, host = serve(RedirectToFtpHandler)
+    try:
+        with pytest.raises(mnist.DataError, match="refused a redirect to ftp://"):
+            mnist.fetch(name, tmp_path / "cache", [f"http://{host}/"], digest, size, timeout=5,
+                        log=lambda message: None)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_password_in_a_mirror_url_is_sent_but_never_printed(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    server, host = serve(RecordingHandler)
+    try:
+        logged = []
+        with pytest.raises(mnist.DataError) as error:
+            mnist.fetch(name, tmp_path / "cache", [f"http://user:secret@{host}/"], digest, size,
+                        timeout=5, log=logged.append)
+        text = str(error.value) + "\n".join(logged)
+        assert "secret" not in text and f"http://***@{host}/" in text and "HTTP 404" in text
+        assert RecordingHandler.seen[-1] == "Basic dXNlcjpzZWNyZXQ="   # user:secret
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_fifo_behind_a_file_mirror_is_refused_not_waited_on(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    folder = tmp_path / "fifo"
+    folder.mkdir()
+    os.mkfifo(folder / (name + ".gz"))
+    with pytest.raises(mnist.DataError, match="not a regular file"):
+        mnist.fetch(name, tmp_path / "cache", [folder.as_uri() + "/"], digest, size)
+
+
+def test_cache_problems_cost_a_warning_not_the_run(tmp_path, labels_file, monkeypatch):
+    name, raw, digest, size = labels_file
+    mirror = mirror_folder(tmp_path / "mirror", {name: raw})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / name).mkdir()                                    # a folder in the file's place
+    logged = []
+    assert mnist.fetch(name, cache, [mirror], digest, size, log=logged.append) == raw
+    assert any("could not update the cache" in line and "--data-dir" in line for line in logged)
+
+    def read_only(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(mnist, "write_atomically", read_only)
+    logged.clear()
+    assert mnist.fetch(name, tmp_path / "other", [mirror], digest, size, log=logged.append) == raw
+    assert any("Permission denied" in line for line in logged)
+
+
+def test_a_huge_cached_file_is_not_read_whole(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with open(cache / name, "wb") as file:
+        file.truncate(1 << 31)                               # 2 GiB, sparse: costs no disk
+    logged = []
+    mirror = mirror_folder(tmp_path / "mirror", {name: raw})
+    assert mnist.fetch(name, cache, [mirror], digest, size, log=logged.append) == raw
+    assert "more than the file can be" in logged[0] and (cache / name).stat().st_size == size
+
+
+def test_a_corrupt_raw_file_beside_a_good_gz_is_repaired(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / name).write_bytes(b"damaged")
+    (cache / (name + ".gz")).write_bytes(gzip.compress(raw))
+    assert mnist.fetch(name, cache, [], digest, size, log=lambda message: None) == raw
+    assert (cache / name).read_bytes() == raw
+
+
+def test_temporary_files_left_by_a_killed_run_are_removed(tmp_path, labels_file):
+    name, raw, digest, size = labels_file
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / name).write_bytes(raw)
+    old, young = cache / (name + "abc.partial"), cache / (name + "def.partial")
+    old.write_bytes(b"x")
+    young.write_bytes(b"x")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert mnist.fetch(name, cache, [], digest, size) == raw
+    assert not old.exists() and young.exists()   # young may belong to a run still going
+
+
+@pytest.mark.parametrize("flags", [["--timeout", "inf"], ["--timeout", "1e300"],
+                                   ["--timeout", "nan"], ["--mirror", "ftp://host/"],
+                                   ["--mirror", "not a url"], ["--mirror", ""],
+                                   ["--mirror", "file://relative/folder"]])
+def test_bad_timeouts_and_mirrors_get_a_one_line_error(flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mnist.parse_args(flags)
+    assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_a_plain_folder_path_is_a_mirror(tmp_path):
+    args = mnist.parse_args(["--mirror", str(tmp_path)])
+    assert args.mirror == [tmp_path.resolve().as_uri() + "/"]
+
+
+def test_each_optimizer_gets_its_own_learning_rate_unless_one_is_given():
+    assert mnist.parse_args([]).lr == 0.001
+    assert mnist.parse_args(["--optimizer", "sgd"]).lr == 0.05
+    assert mnist.parse_args(["--optimizer", "sgd", "--lr", "0.2"]).lr == 0.2
+
+
+@pytest.mark.parametrize("where", ["missing/model.npz", "."])
+def test_a_bad_save_destination_fails_before_training(tmp_path, monkeypatch, capsys, where):
+    mirror = tiny_dataset(tmp_path, monkeypatch)
+    destination = str(tmp_path / where)
+    assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"),
+                      "--save", destination]) == 1
+    captured = capsys.readouterr()
+    assert "epoch" not in captured.out and "--save" in captured.err
+    assert "does not exist" in captured.err or "is a folder" in captured.err
+
+
+def test_the_network_is_saved_before_the_report(tmp_path, monkeypatch, capsys):
+    """A second Ctrl-C during the report once lost a finished training."""
+    mirror = tiny_dataset(tmp_path, monkeypatch)
+    model = tmp_path / "model.npz"
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(mnist, "print_report", interrupted)
+    assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"), "--epochs", "1",
+                      "--hidden", "8", "--val-size", "50", "--save", str(model)]) == 130
+    assert nn.load(model)[1]["epochs_completed"] == 1
+
+
+def test_load_needs_only_the_test_files(tmp_path, monkeypatch, capsys):
+    mirror = tiny_dataset(tmp_path, monkeypatch)
+    model = tmp_path / "model.npz"
+    assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"), "--epochs", "1",
+                      "--hidden", "8", "--val-size", "50", "--save", str(model)]) == 0
+    only_test = tmp_path / "only-test"
+    only_test.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (only_test / (name + ".gz")).write_bytes((tmp_path / "mirror" / (name + ".gz")).read_bytes())
+    capsys.readouterr()
+    assert mnist.run(["--mirror", str(only_test), "--data-dir", str(tmp_path / "empty"),
+                      "--load", str(model)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "empty" / "mnist").iterdir()) == \
+        ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+def test_a_closed_pipe_ends_the_run_quietly(monkeypatch, capsys):
+    """python mnist.py | head once ended with 'error: [Errno 32] Broken pipe'."""
+    def closed_pipe(argv):
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(mnist, "main", closed_pipe)
+    saved = os.dup(1)
+    try:
+        assert mnist.run([]) == 141
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert capsys.readouterr().err == ""
