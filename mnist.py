@@ -16,18 +16,21 @@ import argparse
 import base64
 import gzip
 import hashlib
+import html
 import http.client
 import io
 import math
 import os
 import signal
 import stat
+import struct
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -402,25 +405,32 @@ def shift_images(images, rng, max_shift):
 
 
 def resample(images, rows, cols):
-    """Bilinear resampling: out[n, i, j] = images[n] read at the (fractional) position
-    (rows[n, i, j], cols[n, i, j]); black outside the frame. All (N, 28, 28)."""
+    """Bilinear resampling: out[n, i, j] = images[n] read at the fractional position
+    (rows[n, i, j], cols[n, i, j]), mixing its four nearest pixels by their distance;
+    black outside the frame. All (N, 28, 28); float32 and in place, as it runs per batch."""
     n, height, width = images.shape
-    padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))              # a black border to read
-    rows = np.clip(rows + 2, 0, height + 2.999)
-    cols = np.clip(cols + 2, 0, width + 2.999)
-    top, left = np.floor(rows).astype(np.intp), np.floor(cols).astype(np.intp)
-    down, right = (rows - top).astype(images.dtype), (cols - left).astype(images.dtype)
+    padded = np.zeros((n, height + 4, width + 4), dtype=images.dtype)   # a black border
+    padded[:, 2:-2, 2:-2] = images
+    rows = np.clip(rows + 2, 0, height + 2.999, dtype=np.float32)      # into the border
+    cols = np.clip(cols + 2, 0, width + 2.999, dtype=np.float32)
+    top, left = np.floor(rows), np.floor(cols)
+    rows -= top                                                        # how far down, 0..1
+    cols -= left                                                       # how far right, 0..1
+    index = top.astype(np.intp) * (width + 4) + left.astype(np.intp)   # of the top-left
+    index += (np.arange(n) * padded[0].size)[:, None, None]             # in the flat batch
     flat = padded.reshape(-1)
-    index = np.arange(n)[:, None, None] * padded[0].size + top * (width + 4) + left
-    above = flat[index] * (1 - right) + flat[index + 1] * right
-    below = flat[index + width + 4] * (1 - right) + flat[index + width + 5] * right
-    return above * (1 - down) + below * down
+    above = flat[index]                                                # top-left pixel
+    above += cols * (flat[index + 1] - above)                          # mixed with top-right
+    below = flat[index + width + 4]
+    below += cols * (flat[index + width + 5] - below)
+    above += rows * (below - above)
+    return above
 
 
 def affine_images(images, rng, max_shift, rotate, scale, shear):
     """Each image turned by up to `rotate` degrees, scaled by 1 +- `scale`, sheared by
     up to `shear` and moved by up to max_shift pixels, all drawn at random. Output pixel
-    p reads the source at M (p - centre) + centre - shift, M = rotation @ shear / scale;
+    p reads the source at M (p - centre) + centre - move, M = rotation @ shear / zoom;
     M keeps a positive determinant, so nothing is ever mirrored."""
     n, height, width = images.shape
     angle = np.radians(rng.uniform(-rotate, rotate, n))
@@ -428,27 +438,31 @@ def affine_images(images, rng, max_shift, rotate, scale, shear):
     slant = rng.uniform(-shear, shear, n)
     move = rng.uniform(-max_shift, max_shift, (2, n))
     cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-    # rotation [[cos, -sin], [sin, cos]] times shear [[1, slant], [0, 1]], per image
-    m = np.array([[cos, cos * slant - sin], [sin, sin * slant + cos]])   # (2, 2, N)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    y, x = y - (height - 1) / 2, x - (width - 1) / 2
-    rows = m[0, 0, :, None, None] * y + m[0, 1, :, None, None] * x + (height - 1) / 2
-    cols = m[1, 0, :, None, None] * y + m[1, 1, :, None, None] * x + (width - 1) / 2
-    return resample(images, rows - move[0, :, None, None], cols - move[1, :, None, None])
+    # rotation [[cos, -sin], [sin, cos]] @ shear [[1, slant], [0, 1]], one per image
+    m = np.array([[cos, cos * slant - sin], [sin, sin * slant + cos]], dtype=np.float32)
+    m = m[:, :, :, None, None]                                          # (2, 2, N, 1, 1)
+    y = np.arange(height, dtype=np.float32)[:, None] - (height - 1) / 2   # (28, 1)
+    x = np.arange(width, dtype=np.float32)[None, :] - (width - 1) / 2     # (1, 28)
+    rows = m[0, 0] * y + m[0, 1] * x + ((height - 1) / 2 - move[0, :, None, None])
+    cols = m[1, 0] * y + m[1, 1] * x + ((width - 1) / 2 - move[1, :, None, None])
+    return resample(images, rows, cols)
 
 
 def elastic_images(images, rng, alpha, sigma):
     """Simard's elastic distortion: every pixel moves by a random displacement field,
     uniform in [-1, 1], smoothed by a Gaussian of width sigma pixels and scaled by alpha,
-    so the strokes bend as a hand's would. The smoothing is separable: blurring rows and
-    columns is multiplying by one (28, 28) matrix on each side."""
+    so the strokes bend as a hand's would. The smoothing is separable: blurring along
+    rows, then columns, is multiplying by one (28, 28) matrix on each side."""
     n, height, width = images.shape
-    offsets = np.arange(height)
+    offsets = np.arange(height, dtype=np.float32)
     blur = np.exp(-(offsets[:, None] - offsets[None, :]) ** 2 / (2 * sigma ** 2))
-    blur /= blur.sum(axis=1, keepdims=True)                        # (28, 28), rows sum to 1
-    field = rng.uniform(-1, 1, (2, n, height, width))
-    field = alpha * (blur @ field @ blur.T)                        # (2, N, 28, 28)
-    y, x = np.mgrid[0:height, 0:width]
+    blur /= blur.sum(axis=1, keepdims=True)                  # (28, 28), each row sums to 1
+    field = rng.random((2 * n * height, width), dtype=np.float32) * 2 - 1
+    field = (field @ blur.T).reshape(2 * n, height, width)            # along each row
+    field = blur @ field.transpose(1, 0, 2).reshape(height, -1)       # along each column
+    field = alpha * field.reshape(height, 2, n, width).transpose(1, 2, 0, 3)  # (2, N, 28, 28)
+    y = np.arange(height, dtype=np.float32)[:, None]
+    x = np.arange(width, dtype=np.float32)[None, :]
     return resample(images, y + field[0], x + field[1])
 
 
@@ -587,6 +601,432 @@ def text_plot(xs, ys, marker_x=None, width=60, height=12):
     lines.append("         +" + "-" * width)
     lines.append(f"          lr {xs[0]:.0e}{'':>{width - 22}}{xs[-1]:.0e}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- pictures: PNG files
+# A PNG file is a signature and a list of chunks, each: length, a 4-letter type, data, and
+# a CRC-32 of type and data. IHDR says width, height and pixel format; IDAT holds the
+# pixel rows, each row led by a filter byte, all compressed with zlib; IEND ends it.
+# (The PNG specification, ISO/IEC 15948, sections 5, 9 and 11.)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type: grey, RGB, palette, grey+alpha, RGBA
+
+
+def png_chunk(kind, data):
+    """length, type, data, CRC-32 of type + data: one PNG chunk."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def write_png(pixels):
+    """The bytes of a PNG file of uint8 pixels: (H, W) grey or (H, W, 3) RGB. Every row
+    gets filter 0 (stored as it is); zlib does the compressing."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = pixels.shape[:2]
+    colour_type = 0 if pixels.ndim == 2 else 2
+    rows = pixels.reshape(height, -1)
+    raw = np.hstack([np.zeros((height, 1), dtype=np.uint8), rows]).tobytes()
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(raw, 9))
+            + png_chunk(b"IEND", b""))
+
+
+def unfilter(data, height, stride, bpp, name):
+    """Undo PNG's per-row filters (spec section 9): raw bytes (height, stride).
+
+    Each row starts with its filter: 0 none, 1 Sub (minus the byte bpp to the left),
+    2 Up (minus the byte above), 3 Average (of left and above), 4 Paeth (minus whichever
+    of left, above, upper-left is nearest to left + above - upper-left). Sub and Up run
+    on whole rows at once; Average and Paeth depend on the byte just decoded, so they go
+    byte by byte (slow for big photographs, fine for a digit).
+    """
+    if len(data) != height * (stride + 1):
+        raise DataError(f"{name}: the image data holds {len(data):,} bytes, not the "
+                        f"{height * (stride + 1):,} that its size needs (truncated or corrupt)")
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(height, stride + 1)
+    out = np.zeros((height + 1, stride), dtype=np.uint8)          # row 0: the zeros above
+    for y in range(height):
+        kind, line, above = rows[y, 0], rows[y, 1:], out[y]
+        if kind == 0:
+            out[y + 1] = line
+        elif kind == 1:
+            for start in range(bpp):       # each byte adds the decoded byte bpp to its left
+                out[y + 1, start::bpp] = np.cumsum(line[start::bpp], dtype=np.uint64) % 256
+        elif kind == 2:
+            out[y + 1] = line + above
+        elif kind in (3, 4):
+            current, up = bytearray(line.tobytes()), above.tobytes()
+            for x in range(stride):
+                left = current[x - bpp] if x >= bpp else 0
+                upper_left = up[x - bpp] if x >= bpp else 0
+                if kind == 3:
+                    guess = (left + up[x]) // 2
+                else:
+                    p = left + up[x] - upper_left
+                    pa, pb, pc = abs(p - left), abs(p - up[x]), abs(p - upper_left)
+                    guess = left if pa <= pb and pa <= pc else up[x] if pb <= pc else upper_left
+                current[x] = (current[x] + guess) % 256
+            out[y + 1] = np.frombuffer(bytes(current), dtype=np.uint8)
+        else:
+            raise DataError(f"{name}: row {y} has unknown PNG filter type {kind}")
+    return out[1:]
+
+
+def read_png(data, name):
+    """Pixels of an 8-bit, non-interlaced PNG as uint8 (H, W, C): C = 1 grey, 2 grey +
+    alpha, 3 RGB, 4 RGBA (palette images come back as RGB or RGBA). Anything else gets
+    a DataError that names the file and says why."""
+    if not data.startswith(PNG_SIGNATURE):
+        kind = "a JPEG" if data.startswith(b"\xff\xd8") else "not a PNG"
+        raise DataError(f"{name}: {kind} file (no PNG signature); save it as PNG or PGM")
+    chunks, position = {}, len(PNG_SIGNATURE)
+    while position < len(data):
+        if position + 8 > len(data):
+            raise DataError(f"{name}: truncated PNG (a chunk header is cut off)")
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        crc = data[position + 8 + length:position + 12 + length]
+        if len(body) != length or len(crc) != 4:
+            raise DataError(f"{name}: truncated PNG (the {kind.decode('latin-1')} chunk is cut off)")
+        if struct.unpack(">I", crc)[0] != zlib.crc32(kind + body):
+            raise DataError(f"{name}: corrupt PNG (CRC mismatch in {kind.decode('latin-1')})")
+        chunks.setdefault(kind, []).append(body)
+        position += 12 + length
+        if kind == b"IEND":
+            break
+    if b"IHDR" not in chunks or b"IDAT" not in chunks or b"IEND" not in chunks:
+        raise DataError(f"{name}: truncated or incomplete PNG (needs IHDR, IDAT and IEND)")
+    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB",
+                                                                       chunks[b"IHDR"][0])
+    if colour_type not in PNG_CHANNELS or depth != 8:
+        raise DataError(f"{name}: {depth}-bit PNG of colour type {colour_type} is not "
+                        f"supported; save it as an 8-bit PNG")
+    if interlace:
+        raise DataError(f"{name}: interlaced PNG is not supported; save it without interlacing")
+    if width * height > 50_000_000:
+        raise DataError(f"{name}: {width} x {height} pixels is too large for a digit")
+    channels = PNG_CHANNELS[colour_type]
+    try:
+        raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
+    except zlib.error as error:
+        raise DataError(f"{name}: corrupt PNG image data ({error})") from None
+    pixels = unfilter(raw, height, width * channels, channels, name)
+    pixels = pixels.reshape(height, width, channels)
+    if colour_type == 3:
+        if b"PLTE" not in chunks:
+            raise DataError(f"{name}: palette PNG without its palette (PLTE)")
+        palette = np.frombuffer(chunks[b"PLTE"][0], dtype=np.uint8).reshape(-1, 3)
+        if pixels.max() >= len(palette):
+            raise DataError(f"{name}: a pixel names palette entry {pixels.max()} of {len(palette)}")
+        colours = palette[pixels[:, :, 0]]
+        if b"tRNS" in chunks:                  # the alpha of the first palette entries
+            alpha = np.full(len(palette), 255, dtype=np.uint8)
+            given = np.frombuffer(chunks[b"tRNS"][0], dtype=np.uint8)[:len(palette)]
+            alpha[:len(given)] = given
+            colours = np.dstack([colours, alpha[pixels[:, :, 0]]])
+        pixels = colours
+    return pixels
+
+
+def read_pnm(data, name):
+    """Pixels of a binary PGM (P5, grey) or PPM (P6, RGB) file with 8-bit values, as
+    uint8 (H, W, C). The header is the magic, width, height and maximum value, separated
+    by whitespace, with # comments allowed; then the raw bytes."""
+    fields, position = [], 2
+    while len(fields) < 3:
+        while position < len(data) and data[position:position + 1].isspace():
+            position += 1
+        if data[position:position + 1] == b"#":
+            position = data.find(b"\n", position) + 1 or len(data)
+            continue
+        start = position
+        while position < len(data) and data[position:position + 1].isdigit():
+            position += 1
+        if start == position:
+            raise DataError(f"{name}: damaged PGM/PPM header")
+        fields.append(int(data[start:position]))
+    width, height, maxval = fields
+    if not 0 < maxval < 256:
+        raise DataError(f"{name}: PGM/PPM with maximum value {maxval} is not supported (8-bit only)")
+    channels = 1 if data[:2] == b"P5" else 3
+    pixels = data[position + 1:position + 1 + width * height * channels]
+    if len(pixels) != width * height * channels:
+        raise DataError(f"{name}: truncated PGM/PPM ({len(pixels):,} of "
+                        f"{width * height * channels:,} bytes)")
+    values = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, channels)
+    return (values.astype(np.uint16) * 255 // maxval).astype(np.uint8)
+
+
+def read_image(path):
+    """uint8 pixels (H, W, C) of a PNG, PGM or PPM file; DataError for anything else."""
+    try:
+        data = read_local(path, 200_000_000)
+    except OSError as error:
+        raise DataError(f"{path}: {describe(error)}") from error
+    if data[:2] in (b"P5", b"P6"):
+        return read_pnm(data, path)
+    return read_png(data, path)
+
+
+# ---------------------------------------------------------------- your own digits
+# MNIST's digits were prepared in a particular way (LeCun et al., the MNIST page): each was
+# scaled to fit a 20 x 20 box, keeping its aspect ratio (which greys its edges), then
+# placed in a 28 x 28 frame so that its centre of mass sits at the centre. A photo or a
+# drawing must go through the same steps, or the network sees something it never learned.
+
+def area_resize(image, height, width):
+    """Resize a 2-D float image by area averaging: each output pixel is the mean of the
+    part of the input it covers. Written as two matrix products: rows, then columns."""
+    def weights(n_out, n_in):
+        """(n_out, n_in): how much of input cell j falls into output cell i, rows summing to 1."""
+        edges_out = np.arange(n_out + 1) * (n_in / n_out)         # output cells, in input units
+        low = np.maximum(edges_out[:-1, None], np.arange(n_in)[None, :])
+        high = np.minimum(edges_out[1:, None], np.arange(1, n_in + 1)[None, :])
+        overlap = np.clip(high - low, 0, None)
+        return overlap / overlap.sum(axis=1, keepdims=True)
+    return weights(height, image.shape[0]) @ image @ weights(width, image.shape[1]).T
+
+
+def prepare_digit(pixels, name="image"):
+    """A picture of one digit as MNIST would have it: float32 (28, 28), ink 1, paper 0.
+
+    greyscale (transparent parts count as white paper); dark ink on light paper turned
+    into light ink on dark; cropped to the ink; scaled so its longer side is 20 pixels,
+    by area averaging; placed in 28 x 28 so that its centre of mass is at the centre
+    (within half a pixel); brightest ink scaled to 1, like the training images' 255.
+    """
+    pixels = np.asarray(pixels, dtype=np.float64) / 255
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    colour = pixels[:, :, :3] if pixels.shape[2] >= 3 else pixels[:, :, :1]
+    grey = colour @ np.array([0.299, 0.587, 0.114]) if colour.shape[2] == 3 else colour[:, :, 0]
+    if pixels.shape[2] in (2, 4):                                  # alpha: composite on white
+        alpha = pixels[:, :, -1]
+        grey = grey * alpha + (1 - alpha)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    light_paper = np.median(border) > 0.5
+    ink = 1 - grey if light_paper else grey                        # ink bright, paper dark
+    paper = np.median(1 - border if light_paper else border)
+    ink = np.clip(ink - paper, 0, None)                            # the paper's shade is no ink
+    if ink.max() < 0.1:
+        raise DataError(f"{name}: no digit found (the image is blank or has no contrast)")
+    inked_rows = np.flatnonzero(ink.max(axis=1) > 0.2 * ink.max())
+    inked_cols = np.flatnonzero(ink.max(axis=0) > 0.2 * ink.max())
+    ink = ink[inked_rows[0]:inked_rows[-1] + 1, inked_cols[0]:inked_cols[-1] + 1]
+    scale = 20 / max(ink.shape)
+    height = max(1, round(ink.shape[0] * scale))
+    width = max(1, round(ink.shape[1] * scale))
+    small = area_resize(ink, height, width)
+    total = small.sum()
+    centre_y = (small.sum(axis=1) @ np.arange(height)) / total
+    centre_x = (small.sum(axis=0) @ np.arange(width)) / total
+    top = int(np.clip(round(13.5 - centre_y), 0, 28 - height))
+    left = int(np.clip(round(13.5 - centre_x), 0, 28 - width))
+    digit = np.zeros((28, 28))
+    digit[top:top + height, left:left + width] = small
+    return (digit / digit.max()).astype(np.float32)
+
+
+# ---------------------------------------------------------------- the report page
+# One HTML file that opens offline in any browser: charts as inline SVG, pictures as PNG
+# files embedded as data: URIs (base64), no script. Everything in it is escaped text.
+
+def png_uri(pixels, zoom=1):
+    """A data: URI of a PNG of pixels (uint8, or floats in [0, 1]), each pixel zoom x zoom."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(np.rint(pixels * 255), 0, 255).astype(np.uint8)
+    pixels = pixels.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    return "data:image/png;base64," + base64.b64encode(write_png(pixels)).decode("ascii")
+
+
+def nice_ticks(low, high, count=5):
+    """About `count` round numbers (1, 2 or 5 times a power of ten apart) from low to high."""
+    if high <= low:
+        high = low + 1
+    raw = (high - low) / count
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if raw <= m * step)
+    first = math.ceil(low / step) * step
+    return [first + k * step for k in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def svg_chart(series, title, x_label, y_label, log_y=False, width=460, height=260):
+    """A line chart as an SVG string: series is {name: (xs, ys)}, drawn in distinct
+    colours with a legend, axes with round-numbered ticks, and the labels given."""
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    left, right, top, bottom = 60, 10, 28, 42
+    points = [(x, y) for xs, ys in series.values() for x, y in zip(xs, ys)
+              if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
+    if not points:
+        return ""
+    value = (lambda y: math.log10(y)) if log_y else (lambda y: y)
+    x_low, x_high = min(p[0] for p in points), max(p[0] for p in points)
+    y_low, y_high = min(value(p[1]) for p in points), max(value(p[1]) for p in points)
+    if log_y:
+        y_low, y_high = math.floor(y_low), math.ceil(y_high + 1e-9)
+    else:
+        margin = (y_high - y_low) * 0.05 or 0.5
+        y_low, y_high = y_low - margin, y_high + margin
+    x_high = x_high if x_high > x_low else x_low + 1
+
+    def px(x):
+        return left + (x - x_low) / (x_high - x_low) * (width - left - right)
+
+    def py(y):
+        return top + (y_high - value(y)) / (y_high - y_low) * (height - top - bottom)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" '
+             f'font-weight="bold">{html.escape(title)}</text>',
+             f'<rect x="{left}" y="{top}" width="{width - left - right}" '
+             f'height="{height - top - bottom}" fill="none" stroke="#888"/>']
+    y_ticks = [10 ** k for k in range(int(y_low), int(y_high) + 1)] if log_y else \
+        nice_ticks(y_low, y_high)
+    for tick in y_ticks:
+        parts.append(f'<line x1="{left - 4}" x2="{width - right}" y1="{py(tick):.1f}" '
+                     f'y2="{py(tick):.1f}" stroke="#ddd"/><text x="{left - 6}" '
+                     f'y="{py(tick) + 4:.1f}" text-anchor="end">{tick:.3g}</text>')
+    x_ticks = [t for t in nice_ticks(x_low, x_high, 6) if t == int(t)]
+    for tick in x_ticks:
+        parts.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{height - bottom}" '
+                     f'y2="{height - bottom + 4}" stroke="#888"/><text x="{px(tick):.1f}" '
+                     f'y="{height - bottom + 16}" text-anchor="middle">{tick:g}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 6}" '
+                 f'text-anchor="middle">{html.escape(x_label)}</text>')
+    parts.append(f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" '
+                 f'text-anchor="middle">{html.escape(y_label)}</text>')
+    for k, (name, (xs, ys)) in enumerate(series.items()):
+        colour = colours[k % len(colours)]
+        line = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(xs, ys)
+                        if y is not None and math.isfinite(y) and (y > 0 or not log_y))
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        if len(xs) < 40:
+            parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}"/>'
+                      for x, y in zip(xs, ys)
+                      if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
+        parts.append(f'<rect x="{left + 10}" y="{top + 8 + 15 * k}" width="12" height="3" '
+                     f'fill="{colour}"/><text x="{left + 26}" y="{top + 13 + 15 * k}">'
+                     f'{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def weight_tiles(W1, n_units=64, columns=8, zoom=3):
+    """The first layer's weights of n_units hidden units, each as a 28 x 28 picture in a
+    grid: red where the unit is excited by ink, blue where ink holds it back, white for
+    0. Each tile is scaled by its own largest |weight|, so weak units still show."""
+    units = W1[:, :n_units].T.reshape(-1, 28, 28)
+    units = units / np.abs(units).max(axis=(1, 2), keepdims=True).clip(1e-12)
+    positive, negative = np.clip(units, 0, 1), np.clip(-units, 0, 1)
+    rgb = np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1)
+    rows = math.ceil(len(units) / columns)
+    grid = np.ones((rows * 29 + 1, columns * 29 + 1, 3)) * 0.6     # grey lines between tiles
+    for k, tile in enumerate(rgb):
+        y, x = divmod(k, columns)
+        grid[1 + 29 * y:29 * (y + 1), 1 + 29 * x:29 * (x + 1)] = tile
+    return png_uri(grid, zoom)
+
+
+def confusion_table(counts, classes):
+    """The confusion matrix as an HTML table: counts shaded by their share of the true
+    class's row (deep blue on the diagonal when right, red off it), with recall per row
+    and precision per column."""
+    precision, recall = nn.precision_recall(counts)
+    share = counts / counts.sum(axis=1, keepdims=True).clip(1)
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in range(len(classes)))
+    lines = [f'<table class="confusion"><tr><th>true \\ predicted</th>{head}<th>recall</th></tr>']
+    for t, row in enumerate(counts):
+        cells = []
+        for p, count in enumerate(row):
+            strength = share[t, p] if t == p else min(1.0, 20 * share[t, p])
+            colour = (f"rgba(31,119,180,{strength:.2f})" if t == p
+                      else f"rgba(214,39,40,{strength:.2f})")
+            cells.append(f'<td style="background:{colour}">{count}</td>')
+        lines.append(f"<tr><th>{t} {html.escape(classes[t])}</th>{''.join(cells)}"
+                     f"<td>{100 * recall[t]:.1f}%</td></tr>")
+    lines.append("<tr><th>precision</th>" + "".join(f"<td>{100 * p:.1f}%</td>" for p in precision)
+                 + "<td></td></tr></table>")
+    return "\n".join(lines)
+
+
+def write_report(path, title, facts, history, params, probs, labels, images, classes,
+                 samples=None):
+    """Write the report page to path (atomically). facts: (name, value) pairs shown at
+    the top; history: train()'s (empty for a loaded model); samples: augmented versions
+    of one training digit, or None."""
+    predictions = probs.argmax(axis=1)
+    counts = nn.confusion_matrix(labels, predictions, len(classes))
+    body = [f"<h1>{html.escape(title)}</h1>",
+            "<table class='facts'>" + "".join(f"<tr><th>{html.escape(str(name))}</th><td>"
+                                                f"{html.escape(str(value))}</td></tr>"
+                                                for name, value in facts) + "</table>"]
+    if history:
+        epochs = [record["epoch"] for record in history]
+        body.append("<h2>Learning curves</h2><div class='row'>")
+        body.append(svg_chart({"training loss": (epochs, [r["loss"] for r in history]),
+                               "validation loss": (epochs, [r["val_loss"] for r in history])},
+                              "Loss per epoch", "epoch", "cross-entropy", log_y=True))
+        body.append(svg_chart({"training": (epochs, [100 * r["train_accuracy"] for r in history]),
+                               "validation": (epochs, [None if r["val_accuracy"] is None else
+                                                       100 * r["val_accuracy"] for r in history])},
+                              "Accuracy per epoch", "epoch", "accuracy (%)"))
+        body.append("</div><p>Training figures are averaged over each epoch as it was "
+                    "trained, with dropout and augmentation on; validation is measured at "
+                    "the epoch's end on held-out images, as the network really is.</p>")
+        body.append("<h2>How each layer learned (the training doctor)</h2><div class='row'>")
+        layers = range(len(history[0]["layers"]))
+        body.append(svg_chart({f"layer {i + 1}": (epochs, [r["layers"][i]["update_ratio"]
+                                                           for r in history]) for i in layers},
+                              "Update / weight, per step", "epoch", "ratio", log_y=True))
+        body.append(svg_chart({f"layer {i + 1}": (epochs, [100 * (r["layers"][i]["dead"] or 0)
+                                                           for r in history])
+                               for i in layers if history[0]["layers"][i]["dead"] is not None},
+                              "Dead units (never fired)", "epoch", "% of the layer"))
+        body.append("</div><p>A healthy update ratio is about 1e-3 (CS231n); with a decaying "
+                    "schedule it falls as the learning rate does.</p>")
+        findings = nn.diagnose(history)
+        body.append("<ul>" + "".join(f"<li><b>{html.escape(f['check'])}</b>: "
+                                     f"{html.escape(f['seen'])}. Likely cause: "
+                                     f"{html.escape(f['cause'])}. Try: {html.escape(f['try'])}.</li>"
+                                     for f in findings) + "</ul>" if findings else
+                    "<p>Nothing looks wrong by the doctor's rules of thumb.</p>")
+    else:
+        body.append("<p>No training history: this page describes a saved model.</p>")
+    body.append("<h2>Confusion matrix (test set)</h2>" + confusion_table(counts, classes))
+    body.append("<h2>What the first layer looks for</h2>"
+                f"<img class='pixels' alt='first-layer weights' src='{weight_tiles(params['W1'])}'>"
+                "<p>Each square is one hidden unit's 784 weights, laid out as the image they "
+                "read: red where ink excites the unit, blue where ink silences it. Smooth "
+                "strokes and blobs are learned features; salt-and-pepper noise means the unit "
+                "has not learned much yet (or is not used).</p>")
+    wrong = np.flatnonzero(predictions != labels)
+    wrong = wrong[np.argsort(-probs[wrong, predictions[wrong]])][:24]
+    body.append(f"<h2>The {len(wrong)} mistakes it was surest of</h2><div class='row'>")
+    for i in wrong:
+        body.append(f"<figure><img class='pixels' alt='test image {i}' src='{png_uri(images[i], 3)}'>"
+                    f"<figcaption>#{i}: true {html.escape(classes[labels[i]])}<br>said "
+                    f"{html.escape(classes[predictions[i]])} "
+                    f"({100 * probs[i, predictions[i]]:.1f}%)</figcaption></figure>")
+    body.append("</div>")
+    if samples is not None:
+        body.append("<h2>One training image, as augmentation shows it</h2><div class='row'>" +
+                    "".join(f"<img class='pixels' alt='augmented sample' src='{png_uri(s, 3)}'>"
+                            for s in samples) + "</div><p>Each epoch the network sees every "
+                    "training image moved (and turned or bent) a new way, so it cannot learn "
+                    "pixel positions by heart: it has to learn the strokes.</p>")
+    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+            ".row{display:flex;flex-wrap:wrap;gap:12px}"
+            "table{border-collapse:collapse}td,th{padding:3px 7px;text-align:right}"
+            ".confusion td{border:1px solid #ccc;min-width:2.5em}"
+            ".facts th{text-align:left}"
+            "img.pixels{image-rendering:pixelated}"
+            "figure{margin:0;font-size:12px;text-align:center}"
+            "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    write_atomically(Path(path), page.encode("utf-8"))
 
 
 # ---------------------------------------------------------------- command line
@@ -744,7 +1184,16 @@ def parse_args(argv=None):
                         help="evaluate a network saved with --save instead of training one "
                              "(default: train a new one)")
     output.add_argument("--show", type=number(int, minimum=0), default=6, metavar="N",
-                        help="misclassified test images to draw (default: %(default)s)")
+                        help="misclassified test images to draw; with --predict, 0 leaves "
+                             "out the drawing of what the network saw (default: %(default)s)")
+    output.add_argument("--report", metavar="PATH",
+                        help="write a page with pictures of what was learned: curves, "
+                             "layer health, confusion matrix, first-layer weights, mistakes "
+                             "(an .html file; default: none)")
+    output.add_argument("--predict", nargs="+", metavar="IMAGE",
+                        help="with --load: read your own digit images (PNG, PGM or PPM), "
+                             "prepare them as MNIST's were, and say what the network sees "
+                             "(default: none)")
     args = parser.parse_args(argv)
     if args.lr is None:
         args.lr = DEFAULT_LR[args.optimizer]
@@ -771,38 +1220,73 @@ def install_interrupt_handler():
 
 def check_writable(path):
     """Raise DataError unless a file can be created at path: checked before training, so
-    a typo in --save does not cost the run."""
+    a typo in --save or --report does not cost the run."""
     path = Path(path)
     if path.is_dir():
-        raise DataError(f"--save {path}: that is a folder; name a file in it, like "
+        raise DataError(f"--save/--report {path}: that is a folder; name a file in it, like "
                         f"{path / 'model.npz'}")
     folder = path.parent
     if not folder.is_dir():
-        raise DataError(f"--save {path}: the folder {folder} does not exist; create it first")
+        raise DataError(f"--save/--report {path}: the folder {folder} does not exist; "
+                        f"create it first")
     try:
         descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".mnist-write-test-")
         os.close(descriptor)
         os.remove(probe)
     except OSError as error:
-        raise DataError(f"--save {path}: cannot write in {folder} ({describe(error)})") from error
+        raise DataError(f"--save/--report {path}: cannot write in {folder} "
+                        f"({describe(error)})") from error
 
 
-def evaluate_saved(args, spec):
-    """--load: report on a saved network; only the test files are needed."""
+def predict_files(params, activation, paths, classes, show):
+    """--predict: one line per image, 'path: class (prob)  class (prob)  class (prob)',
+    then the 28 x 28 picture the network was given. A file that cannot be read or holds
+    no digit gets one error line; the others are still answered. Returns the exit code."""
+    failed = 0
+    for path in paths:
+        try:
+            digit = prepare_digit(read_image(path), path)
+        except DataError as error:
+            print(f"mnist.py: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        probs = nn.softmax(nn.outputs(params, digit.reshape(1, -1), activation))[0]
+        best = np.argsort(-probs)[:3]
+        print(f"{path}: " + "  ".join(f"{classes[k]} ({100 * probs[k]:.1f}%)" for k in best))
+        if show:
+            print("\n".join(trimmed(draw(digit))))
+    return 1 if failed else 0
+
+
+def evaluate_saved(args):
+    """--load: answer --predict, or report on the test set (only its files are needed)."""
     params, info = nn.load(args.load)
-    if info.get("dataset", args.dataset) != args.dataset:
-        raise DataError(f"{args.load} was trained on {info['dataset']}; "
-                        f"add --dataset {info['dataset']}")
-    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
-    X_test = as_inputs(data["test_images"])
+    dataset = info.get("dataset", args.dataset)
+    if dataset not in DATASETS:
+        raise DataError(f"{args.load} was trained on an unknown dataset {dataset!r}")
+    spec = DATASETS[dataset]
     sizes = info["sizes"]
-    if sizes[0] != X_test.shape[1] or sizes[-1] != len(spec["classes"]):
-        raise DataError(f"{args.load} has sizes {sizes}; {args.dataset} needs "
-                        f"{X_test.shape[1]} inputs and {len(spec['classes'])} outputs")
+    if sizes[0] != 28 * 28 or sizes[-1] != len(spec["classes"]):
+        raise DataError(f"{args.load} has sizes {sizes}; {dataset} needs {28 * 28} inputs "
+                        f"and {len(spec['classes'])} outputs")
+    if args.predict:
+        return predict_files(params, info["activation"], args.predict, spec["classes"], args.show)
+    if dataset != args.dataset:
+        raise DataError(f"{args.load} was trained on {dataset}; add --dataset {dataset}")
+    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
+    X_test, labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
     print(f"loaded {args.load}: sizes {sizes}, activation {info['activation']}")
     probs = nn.softmax(nn.outputs(params, X_test, info["activation"]))
-    print_report(probs, data["test_labels"].astype(np.int64), data["test_images"],
-                 spec["classes"], args.show)
+    print_report(probs, labels, data["test_images"], spec["classes"], args.show)
+    if args.report:
+        facts = [("model", args.load), ("dataset", dataset),
+                 ("network", f"{'-'.join(map(str, sizes))}, {info['activation']}"),
+                 ("test accuracy", f"{100 * nn.accuracy(labels, probs.argmax(axis=1)):.2f}%")]
+        facts += [(key, value) for key, value in info.items()
+                  if key not in ("sizes", "activation", "data_sha256", "dataset")]
+        write_report(args.report, f"{args.load} on {dataset}", facts, [], params, probs,
+                     labels, data["test_images"], spec["classes"])
+        log(f"wrote the report to {args.report}")
     return 0
 
 
@@ -822,10 +1306,15 @@ def run_doctor(params, X, labels, args):
 def main(argv=None):
     args = parse_args(argv)
     spec = DATASETS[args.dataset]
+    if args.predict and not args.load:
+        raise DataError("--predict needs a saved network to ask: train and save one with "
+                        "'python mnist.py --save model.npz', then 'python mnist.py --load "
+                        "model.npz --predict IMAGE'")
     if args.load:
-        return evaluate_saved(args, spec)
-    if args.save:
-        check_writable(args.save)
+        return evaluate_saved(args)
+    for path in (args.save, args.report):
+        if path:
+            check_writable(path)
     started = time.perf_counter()
     data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
     X_all, labels_all = as_inputs(data["train_images"]), data["train_labels"].astype(np.int64)
@@ -893,7 +1382,28 @@ def main(argv=None):
 
     print_doctor(history, sizes)
     print_report(probs, test_labels, data["test_images"], spec["classes"], args.show)
-    print(f"\ntotal time {time.perf_counter() - started:.1f} s")
+    seconds = time.perf_counter() - started
+    print(f"\ntotal time {seconds:.1f} s")
+    if args.report:
+        facts = [("dataset", f"{args.dataset}: {n_train:,} training, {args.val_size:,} "
+                             f"validation, {len(test_labels):,} test images"),
+                 ("network", f"{'-'.join(map(str, sizes))}, {args.activation}"),
+                 ("training", f"{args.optimizer}, lr {args.lr:g} ({args.schedule}), batch "
+                              f"{args.batch_size}, dropout {args.dropout}, augment "
+                              f"{args.augment}, seed {args.seed}"),
+                 ("epochs", f"{len(history)} of {args.epochs}" + (" (stopped early)" if stopped
+                                                                 else "")),
+                 ("test accuracy", f"{100 * test_accuracy:.2f}%"),
+                 ("validation accuracy", "-" if val_accuracy is None else
+                  f"{100 * val_accuracy:.2f}%"),
+                 ("time", f"{seconds:.1f} s")]
+        samples = None
+        if augment is not None:
+            one = np.repeat(X_train[:1], 8, axis=0)
+            samples = augment(one, np.random.default_rng(args.seed + 1)).reshape(-1, 28, 28)
+        write_report(args.report, f"nn.py on {args.dataset}", facts, history, params, probs,
+                     test_labels, data["test_images"], spec["classes"], samples)
+        log(f"wrote the report to {args.report}")
     return 0
 
 

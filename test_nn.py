@@ -4,17 +4,23 @@ on small problems, determinism, saving, bad input, and the MNIST loader on files
 Run with:  python -m pytest -q
 Needs no network and no data: every file a test reads, it writes first.
 """
+import base64
 import functools
 import gzip
 import hashlib
+import html.parser
 import http.server
 import os
+import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree
+import zlib
 
 import numpy as np
 import pytest
@@ -363,6 +369,31 @@ def test_sgd_momentum_matches_its_formula(nesterov):
         nn.sgd_step(params, grads, state, 0.1, momentum=0.9, nesterov=nesterov)
     for key in params:
         np.testing.assert_allclose(params[key], expected[key], rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_optimizer_averages_never_hold_denormals(optimizer):
+    """A weight whose gradient is almost always 0 once filled Adam's m with numbers below
+    1e-38, which the CPU handles 10-50x slower: MNIST epochs grew 30% slower."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 3)).astype(np.float32)
+    X[8:, 0] = 0                                        # feature 0 is seen in one batch only
+    labels = (X[:, 1] > 0).astype(int)
+    params = nn.init_params([3, 4, 2], rng=rng)
+    seen = {}
+    real_step = nn.OPTIMIZERS[optimizer]
+
+    def spy(params, grads, state, lr, **settings):
+        seen["state"] = state
+        real_step(params, grads, state, lr, **settings)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(nn.OPTIMIZERS, optimizer, spy)
+        nn.train(params, X, labels, epochs=1, batch_size=4, lr=0.01, optimizer=optimizer)
+    tiny = np.finfo(np.float32).tiny
+    for key in params:
+        for name, average in seen["state"][key].items():
+            if name in ("m", "s", "velocity"):
+                assert not ((average != 0) & (np.abs(average) < tiny)).any(), (key, name)
 
 
 @pytest.mark.parametrize("step_fn", [nn.sgd_step, nn.adam_step])
@@ -1343,3 +1374,272 @@ def test_a_closed_pipe_ends_the_run_quietly(monkeypatch, capsys):
         os.dup2(saved, 1)
         os.close(saved)
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------- mnist.py: augmentation
+
+def test_shift_moves_each_image_by_its_own_draw_with_zero_fill():
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 28, 28)).astype(np.float32)
+    shifted = mnist.shift_images(images, np.random.default_rng(5), 2)
+    draws = np.random.default_rng(5)
+    dy, dx = draws.integers(-2, 3, 40), draws.integers(-2, 3, 40)
+    for image, out, y, x in zip(images, shifted, dy, dx):
+        expected = np.zeros_like(image)
+        for row in range(28):                      # the slow, obvious way
+            for column in range(28):
+                if 0 <= row - y < 28 and 0 <= column - x < 28:
+                    expected[row, column] = image[row - y, column - x]
+        np.testing.assert_array_equal(out, expected)
+    assert len(set(zip(dy, dx))) > 5
+
+
+def centred_digit():
+    """A made-up digit: a thick ring (a zero) in the middle of a 28 x 28 frame."""
+    y, x = np.mgrid[0:28, 0:28]
+    radius = np.hypot(y - 13.5, x - 13.5)
+    return np.clip(3 - np.abs(radius - 7), 0, 1).astype(np.float32)
+
+
+def test_transforms_with_no_strength_give_the_image_back():
+    images = np.stack([centred_digit(), np.random.default_rng(0).random((28, 28))]).astype(np.float32)
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(mnist.shift_images(images, rng, 0), images)
+    np.testing.assert_allclose(mnist.affine_images(images, rng, 0, 0, 0, 0), images, atol=1e-6)
+    np.testing.assert_allclose(mnist.elastic_images(images, rng, 0, 4), images, atol=1e-6)
+
+
+@pytest.mark.parametrize("transform", [
+    lambda images, rng: mnist.affine_images(images, rng, 2, 12, 0.1, 0.15),
+    lambda images, rng: mnist.elastic_images(images, rng, 34, 4),
+])
+def test_distortions_keep_a_centred_digit_inside_the_frame_with_its_ink(transform):
+    digit = centred_digit()
+    images = np.repeat(digit[None], 50, axis=0)
+    out = transform(images, np.random.default_rng(1))
+    assert not np.allclose(out, images)                          # it did change them
+    ink = out.sum(axis=(1, 2)) / digit.sum()       # stretching and squeezing move it, but
+    assert 0.95 < ink.mean() < 1.05                 # on average it stays, and none is lost
+    assert np.all(ink > 0.6) and np.all(ink < 1.6)
+    border = out[:, :2].sum() + out[:, -2:].sum() + out[:, :, :2].sum() + out[:, :, -2:].sum()
+    assert border < 0.02 * out.sum()
+
+
+def augment_args(**changes):
+    args = mnist.parse_args([])
+    for key, value in changes.items():
+        setattr(args, key, value)
+    return args
+
+
+def test_digits_are_never_mirrored_but_clothes_may_be():
+    rng = np.random.default_rng(0)
+    images = np.zeros((200, 28, 28), dtype=np.float32)
+    images[:, 5:20, 3:8] = 1                                     # a bar on the left only
+    X = images.reshape(200, -1)
+    assert mnist.make_augment(augment_args(augment="none"), flips=False) is None
+    digits = mnist.make_augment(augment_args(augment="shift", shift=0), flips=False)
+    np.testing.assert_array_equal(digits(X, rng), X)
+    clothes = mnist.make_augment(augment_args(augment="shift", shift=0), flips=True)
+    mirrored = clothes(X, rng).reshape(-1, 28, 28)[:, 5:20, 20:25].any(axis=(1, 2))
+    assert 60 < mirrored.sum() < 140
+
+
+def test_the_augment_hook_sees_training_batches_only_and_repeats_with_the_seed():
+    X, labels = spiral()
+    X_val = np.full((30, 2), 7.0, dtype=np.float32)             # unmistakable
+    seen = []
+
+    def augment(X_batch, rng):
+        seen.append(X_batch.copy())
+        return X_batch + rng.normal(0, 0.01, X_batch.shape)
+
+    results = []
+    for _ in range(2):
+        seen.clear()
+        params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
+        nn.train(params, X, labels, epochs=2, batch_size=50, rng=3, augment=augment,
+                 X_val=X_val, targets_val=np.zeros(30, dtype=int))
+        results.append(params["W1"].copy())
+    assert sum(len(batch) for batch in seen) == 2 * len(X)
+    assert not any((batch == 7.0).all(axis=1).any() for batch in seen)
+    np.testing.assert_array_equal(results[0], results[1])
+    with pytest.raises(ValueError, match="augment returned shape"):
+        nn.train(params, X, labels, epochs=1, augment=lambda b, rng: b[:, :1])
+
+
+# ---------------------------------------------------------------- mnist.py: pictures
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (28, 28), (17, 31), (4, 7, 3), (9, 2, 3)])
+def test_png_written_is_read_back_identically(shape):
+    pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    data = mnist.write_png(pixels)
+    assert data[-4:] == bytes.fromhex("AE426082")                # the CRC of an empty IEND
+    back = mnist.read_png(data, "test.png")
+    np.testing.assert_array_equal(back.reshape(pixels.shape), pixels)
+
+
+def png_filtered(pixels, kind, colour_type):
+    """A PNG of uint8 pixels (H, W, C) with every row filtered by `kind`, the slow,
+    obvious way, straight from the specification's formulas."""
+    height, width, channels = pixels.shape
+    raw = pixels.reshape(height, -1).astype(int)
+    rows = []
+    for y in range(height):
+        line, filtered = raw[y], []
+        for x in range(len(line)):
+            a = line[x - channels] if x >= channels else 0
+            b = raw[y - 1][x] if y > 0 else 0
+            c = raw[y - 1][x - channels] if y > 0 and x >= channels else 0
+            p = a + b - c
+            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else \
+                b if abs(p - b) <= abs(p - c) else c
+            guess = [0, a, b, (a + b) // 2, paeth][kind]
+            filtered.append((line[x] - guess) % 256)
+        rows.append(bytes([kind] + filtered))
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (mnist.PNG_SIGNATURE + mnist.png_chunk(b"IHDR", header) +
+            mnist.png_chunk(b"IDAT", zlib.compress(b"".join(rows))) + mnist.png_chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("colour_type, channels", [(0, 1), (4, 2), (2, 3), (6, 4)])
+def test_each_png_filter_and_colour_type_decodes_to_the_known_pixels(kind, colour_type, channels):
+    pixels = np.random.default_rng(kind).integers(0, 256, (5, 7, channels), dtype=np.uint8)
+    np.testing.assert_array_equal(mnist.read_png(png_filtered(pixels, kind, colour_type), "f.png"),
+                                  pixels)
+
+
+def test_palette_png_with_transparency_becomes_rgba():
+    palette = bytes([0, 0, 0, 255, 255, 255, 200, 10, 10])
+    index = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)[:, :, None]
+    data = png_filtered(index, 0, 3)
+    data = data[:33] + mnist.png_chunk(b"PLTE", palette) + mnist.png_chunk(b"tRNS", b"\xff\x00") \
+        + data[33:]
+    rgba = mnist.read_png(data, "p.png")
+    assert rgba.shape == (2, 3, 4)
+    np.testing.assert_array_equal(rgba[0, 1], [255, 255, 255, 0])
+    np.testing.assert_array_equal(rgba[0, 2], [200, 10, 10, 255])
+
+
+def damaged_pngs():
+    good = mnist.write_png(np.zeros((4, 4), dtype=np.uint8))
+    header16 = struct.pack(">IIBBBBB", 4, 4, 16, 0, 0, 0, 0)
+    interlaced = struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 1)
+    return [
+        (good[:-20], "truncated"),
+        (good[:30] + bytes([good[30] ^ 1]) + good[31:], "corrupt PNG"),
+        (b"\xff\xd8\xff\xe0" + bytes(100), "a JPEG file"),
+        (b"hello", "not a PNG"),
+        (mnist.PNG_SIGNATURE + mnist.png_chunk(b"IHDR", header16) + good[33:], "16-bit"),
+        (mnist.PNG_SIGNATURE + mnist.png_chunk(b"IHDR", interlaced) + good[33:], "interlaced"),
+    ]
+
+
+@pytest.mark.parametrize("data, message", damaged_pngs())
+def test_unreadable_images_get_a_clear_error_naming_the_file(tmp_path, data, message):
+    path = tmp_path / "digit.png"
+    path.write_bytes(data)
+    with pytest.raises(mnist.DataError, match=message) as error:
+        mnist.read_image(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_pgm_and_ppm_are_read_with_comments_and_scaled_values(tmp_path):
+    path = tmp_path / "d.pgm"
+    path.write_bytes(b"P5\n# made by hand\n3 2\n15\n" + bytes([0, 15, 5, 10, 15, 0]))
+    np.testing.assert_array_equal(mnist.read_image(str(path))[:, :, 0], [[0, 255, 85], [170, 255, 0]])
+    path = tmp_path / "d.ppm"
+    path.write_bytes(b"P6 1 1 255 " + bytes([1, 2, 3]))
+    np.testing.assert_array_equal(mnist.read_image(str(path)), [[[1, 2, 3]]])
+    path.write_bytes(b"P6 1 1 65535 " + bytes(6))
+    with pytest.raises(mnist.DataError, match="8-bit only"):
+        mnist.read_image(str(path))
+
+
+def test_a_digit_on_a_large_canvas_is_prepared_as_mnist_was():
+    digit = np.zeros((28, 28))
+    digit[6:22, 11:17] = 1                                      # a tall bar, 16 x 6, off-centre
+    digit[6:9, 11:21] = 1                                       # with a flag: a '7'-ish shape
+    big = np.kron(digit, np.ones((7, 7)))                       # drawn 7x larger
+    canvas = np.full((400, 300), 255.0)
+    canvas[30:30 + big.shape[0], 90:90 + big.shape[1]] = 255 * (1 - big)   # dark ink on white
+    prepared = mnist.prepare_digit(canvas.astype(np.uint8))
+    assert prepared.shape == (28, 28) and prepared.max() == pytest.approx(1.0)
+    rows, cols = np.nonzero(prepared > 0.05)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 == 20            # the longer side is 20
+    y, x = np.mgrid[0:28, 0:28]
+    assert abs((prepared * y).sum() / prepared.sum() - 13.5) <= 0.5
+    assert abs((prepared * x).sum() / prepared.sum() - 13.5) <= 0.5
+    rgba = np.zeros((400, 300, 4), dtype=np.uint8)             # black ink, transparent paper
+    rgba[..., 3] = 255 - canvas.astype(np.uint8)
+    np.testing.assert_allclose(mnist.prepare_digit(rgba), prepared, atol=0.02)
+
+
+def test_a_blank_image_gets_a_message_not_a_crash():
+    for blank in (np.full((50, 50), 255, dtype=np.uint8), np.zeros((50, 50), dtype=np.uint8)):
+        with pytest.raises(mnist.DataError, match="no digit found"):
+            mnist.prepare_digit(blank, "blank.png")
+
+
+class PageParser(html.parser.HTMLParser):
+    """Collects the page's img sources and checks that its tags nest."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.open = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        elif tag not in ("meta", "br", "rect", "line", "circle", "polyline"):
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag not in ("rect", "line", "circle", "polyline"):
+            assert self.open.pop() == tag
+
+
+def test_the_report_page_is_valid_and_shows_the_run(tmp_path, monkeypatch, capsys):
+    mirror = tiny_dataset(tmp_path, monkeypatch)
+    page = tmp_path / "report.html"
+    assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"), "--epochs", "3",
+                      "--hidden", "16", "--val-size", "50", "--report", str(page)]) == 0
+    accuracy = capsys.readouterr().out.split("test accuracy ")[1].split("%")[0]
+    text = page.read_text()
+    parser = PageParser()
+    parser.feed(text)
+    assert parser.open == [] or parser.open == ["html"]
+    assert len(parser.images) >= 2
+    for source in parser.images:
+        assert source.startswith("data:image/png;base64,")
+        pixels = mnist.read_png(base64.b64decode(source.split(",", 1)[1]), "embedded")
+        assert pixels.size > 0
+    svgs = re.findall(r"<svg.*?</svg>", text, flags=re.S)
+    assert len(svgs) == 4
+    for svg in svgs:
+        xml.etree.ElementTree.fromstring(svg)
+    assert f"{accuracy}%" in text and "Confusion matrix" in text and "first layer" in text
+
+
+def test_predict_reads_images_and_explains_what_it_needs(tmp_path, monkeypatch, capsys):
+    mirror = tiny_dataset(tmp_path, monkeypatch)
+    model = tmp_path / "model.npz"
+    assert mnist.run(["--predict", "x.png"]) == 1
+    assert "--predict needs a saved network" in capsys.readouterr().err
+    assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"), "--epochs", "1",
+                      "--hidden", "8", "--val-size", "50", "--save", str(model)]) == 0
+    good = tmp_path / "good.png"
+    good.write_bytes(mnist.write_png(np.pad(255 - 255 * centred_digit(), 30, constant_values=255)
+                                     .astype(np.uint8)))
+    (tmp_path / "blank.png").write_bytes(mnist.write_png(np.zeros((9, 9), dtype=np.uint8)))
+    capsys.readouterr()
+    assert mnist.run(["--load", str(model), "--predict", str(good), str(tmp_path / "blank.png"),
+                      str(tmp_path / "missing.png")]) == 1
+    captured = capsys.readouterr()
+    first = captured.out.splitlines()[0]
+    assert re.fullmatch(re.escape(str(good)) + r": (\d \(\d+\.\d%\)  ){2}\d \(\d+\.\d%\)", first)
+    assert len(captured.out.splitlines()) > 10                  # the drawing of what it saw
+    assert "blank.png: no digit found" in captured.err and "missing.png" in captured.err
+    assert mnist.run(["--load", str(model), "--predict", str(good), "--show", "0"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
