@@ -993,7 +993,8 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
                                      for f in findings) + "</ul>" if findings else
                     "<p>Nothing looks wrong by the doctor's rules of thumb.</p>")
     else:
-        body.append("<p>No training history: this page describes a saved model.</p>")
+        body.append("<p>No training history to draw: a saved model, or a run stopped "
+                    "during its first epoch.</p>")
     body.append("<h2>Confusion matrix (test set)</h2>" + confusion_table(counts, classes))
     body.append("<h2>What the first layer looks for</h2>"
                 f"<img class='pixels' alt='first-layer weights' src='{weight_tiles(params['W1'])}'>"
@@ -1303,7 +1304,20 @@ def run_doctor(params, X, labels, args):
     print()
 
 
+def run_find_lr(params, X, labels, args):
+    """--find-lr: the learning-rate range test as a text plot, and its suggestion."""
+    found = nn.find_lr(params, X, labels, activation=args.activation, optimizer=args.optimizer,
+                       batch_size=args.batch_size, rng=np.random.default_rng(args.seed))
+    print(f"learning-rate range test ({args.optimizer}, batch {args.batch_size}, "
+          f"{len(found['lrs'])} steps): smoothed training loss against the rate")
+    print(text_plot(found["lrs"], found["losses"], found["suggestion"]))
+    print(f"suggested: --lr {found['suggestion']:.2g} (the | mark: a tenth of the rate where "
+          f"the loss was lowest; a starting point, not a promise)")
+    return 0
+
+
 def main(argv=None):
+    """The story of a run: data, network, (doctor), training, saving, report, page."""
     args = parse_args(argv)
     spec = DATASETS[args.dataset]
     if args.predict and not args.load:
@@ -1336,15 +1350,7 @@ def main(argv=None):
                 "dropout": args.dropout, "schedule": args.schedule, "final_lr": args.final_lr}
 
     if args.find_lr:
-        found = nn.find_lr(params, X_train, train_labels, activation=args.activation,
-                           optimizer=args.optimizer, batch_size=args.batch_size,
-                           rng=np.random.default_rng(args.seed))
-        print(f"learning-rate range test ({args.optimizer}, batch {args.batch_size}, "
-              f"{len(found['lrs'])} steps): smoothed training loss against the rate")
-        print(text_plot(found["lrs"], found["losses"], found["suggestion"]))
-        print(f"suggested: --lr {found['suggestion']:.2g} (the | mark: a tenth of the rate "
-              f"where the loss was lowest; a starting point, not a promise)")
-        return 0
+        return run_find_lr(params, X_train, train_labels, args)
 
     augment = make_augment(args, spec["flips"])
     print(f"{args.dataset}: {n_train:,} training, {args.val_size:,} validation, "
@@ -1356,8 +1362,8 @@ def main(argv=None):
 
     should_stop = install_interrupt_handler()
     history = nn.train(params, X_train, train_labels, X_val=X_val, targets_val=val_labels,
-                       rng=rng, augment=augment, on_epoch=lambda record: print_epoch(record, args.epochs),
-                       should_stop=should_stop, **settings)
+                       rng=rng, augment=augment, should_stop=should_stop,
+                       on_epoch=lambda record: print_epoch(record, args.epochs), **settings)
     stopped = should_stop()
     # From here to the saved file, a further Ctrl-C must not lose the trained network.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -1391,8 +1397,8 @@ def main(argv=None):
                  ("training", f"{args.optimizer}, lr {args.lr:g} ({args.schedule}), batch "
                               f"{args.batch_size}, dropout {args.dropout}, augment "
                               f"{args.augment}, seed {args.seed}"),
-                 ("epochs", f"{len(history)} of {args.epochs}" + (" (stopped early)" if stopped
-                                                                 else "")),
+                 ("epochs", f"{len(history)} of {args.epochs}"
+                            + (" (stopped early)" if stopped else "")),
                  ("test accuracy", f"{100 * test_accuracy:.2f}%"),
                  ("validation accuracy", "-" if val_accuracy is None else
                   f"{100 * val_accuracy:.2f}%"),

@@ -1356,8 +1356,10 @@ def test_load_needs_only_the_test_files(tmp_path, monkeypatch, capsys):
         (only_test / (name + ".gz")).write_bytes((tmp_path / "mirror" / (name + ".gz")).read_bytes())
     capsys.readouterr()
     assert mnist.run(["--mirror", str(only_test), "--data-dir", str(tmp_path / "empty"),
-                      "--load", str(model)]) == 0
+                      "--load", str(model), "--report", str(tmp_path / "saved.html")]) == 0
     assert "test accuracy" in capsys.readouterr().out
+    page = (tmp_path / "saved.html").read_text()
+    assert "No training history" in page and "Confusion matrix" in page
     assert sorted(p.name for p in (tmp_path / "empty" / "mnist").iterdir()) == \
         ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
