@@ -541,8 +541,8 @@ def print_doctor(history, sizes):
         kind = "dead" if layer["dead"] is not None else "saturated"
         share_text = f"{100 * share:5.1f}% {kind}" if share is not None else "(output layer)"
         print(f"{i:5d}  {f'{sizes[i - 1]}x{sizes[i]}':10s}  {layer['weight_rms']:10.4f}  "
-              f"{layer['grad_rms']:8.1e}  {layer['update_ratio']:8.1e} ({start['update_ratio']:7.1e})"
-              f"       {share_text}")
+              f"{layer['grad_rms']:8.1e}  {layer['update_ratio']:8.1e} "
+              f"({start['update_ratio']:7.1e})       {share_text}")
     findings = nn.diagnose(history)
     if not findings:
         print("nothing looks wrong by the doctor's rules of thumb.")
@@ -944,7 +944,8 @@ def confusion_table(counts, classes):
             colour = (f"rgba(31,119,180,{strength:.2f})" if t == p
                       else f"rgba(214,39,40,{strength:.2f})")
             cells.append(f'<td style="background:{colour}">{count}</td>')
-        lines.append(f"<tr><th>{t} {html.escape(classes[t])}</th>{''.join(cells)}"
+        name = str(t) if classes[t] == str(t) else f"{t} {classes[t]}"
+        lines.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}"
                      f"<td>{100 * recall[t]:.1f}%</td></tr>")
     lines.append("<tr><th>precision</th>" + "".join(f"<td>{100 * p:.1f}%</td>" for p in precision)
                  + "<td></td></tr></table>")
@@ -1023,7 +1024,7 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
             ".row{display:flex;flex-wrap:wrap;gap:12px}"
             "table{border-collapse:collapse}td,th{padding:3px 7px;text-align:right}"
             ".confusion td{border:1px solid #ccc;min-width:2.5em}"
-            ".facts th{text-align:left}"
+            ".facts th,.facts td{text-align:left}"
             "img.pixels{image-rendering:pixelated}"
             "figure{margin:0;font-size:12px;text-align:center}"
             "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
@@ -1034,21 +1035,20 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
 
 def number(kind, minimum=None, maximum=None, above=None):
     """An argparse type: text -> kind (int or float), finite, within the given bounds."""
+    bounds = [f"{sign} {limit}" for sign, limit in ((">", above), (">=", minimum),
+                                                    ("<=", maximum)) if limit is not None]
+
     def convert(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
-        bounds = []
-        if above is not None:
-            bounds.append(f"> {above}")
-        if minimum is not None:
-            bounds.append(f">= {minimum}")
-        if maximum is not None:
-            bounds.append(f"<= {maximum}")
+            raise argparse.ArgumentTypeError(
+                f"must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
         if not math.isfinite(value) or (above is not None and not value > above) or \
-                (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"must be {' and '.join(bounds) or 'finite'}, got {text}")
+                (minimum is not None and value < minimum) or \
+                (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(
+                f"must be {' and '.join(bounds) or 'finite'}, got {text}")
         return value
     return convert
 
@@ -1304,6 +1304,20 @@ def run_doctor(params, X, labels, args):
     print()
 
 
+def busy_machine_hint():
+    """A line of advice when other programs keep a core busy. OpenBLAS splits every matrix
+    product over all cores and waits for the slowest: with one of two cores busy, epochs
+    took 29 s instead of 12 s, and 15 s with OPENBLAS_NUM_THREADS=1 (README, Speed).
+    The variable must be set before NumPy starts, so this only says it; nothing changes."""
+    if "OPENBLAS_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if cores > 1 and load >= 0.8:
+        log(f"note: other programs are keeping this machine busy (load {load:.1f} on {cores} "
+            f"cores); if epochs are slow, OPENBLAS_NUM_THREADS=1 python mnist.py ... can "
+            f"be twice as fast")
+
+
 def run_find_lr(params, X, labels, args):
     """--find-lr: the learning-rate range test as a text plot, and its suggestion."""
     found = nn.find_lr(params, X, labels, activation=args.activation, optimizer=args.optimizer,
@@ -1329,6 +1343,7 @@ def main(argv=None):
     for path in (args.save, args.report):
         if path:
             check_writable(path)
+    busy_machine_hint()
     started = time.perf_counter()
     data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
     X_all, labels_all = as_inputs(data["train_images"]), data["train_labels"].astype(np.int64)
