@@ -1,16 +1,21 @@
 """mnist.py: teach nn.py's network to read handwritten digits, and show what it learned.
 
-    python mnist.py                  # download MNIST once, train (~2.5 min on 2 cores), report
+    python mnist.py                  # download MNIST once, train (3-4 min on 2 cores), report
     python mnist.py --help           # every knob, with its default
     python mnist.py --epochs 1       # a quick smoke run
+    python mnist.py --report report.html               # also a page of pictures of the run
+    python mnist.py --doctor / --find-lr               # check the setup / find a learning rate
+    python mnist.py --save model.npz                   # then: --load model.npz --predict my.png
     python mnist.py --dataset fashion                  # Fashion-MNIST instead
-    python mnist.py --mirror file:///path/to/folder    # offline, from a folder of the .gz files
-    python mnist.py --save model.npz / --load model.npz
+    python mnist.py --mirror /path/to/folder           # offline, from a folder of the .gz files
 
-This file owns the data and the report; everything about the network (training loop,
-metrics, saving) is nn.py's. The data is fetched from a list of mirrors, each file checked
-by the SHA-256 of its decompressed bytes, and cached in --data-dir. 5,000 of the 60,000
-training images are held out to choose settings by; the test set is used once, at the end.
+The story of a run is main(), near the end: everything above it is a helper it calls, in
+the order data (fetching, reading, augmenting), pictures (text, PNG, your own digits), the
+report page, and the command line. Everything about the network itself (training loop,
+metrics, the doctor, saving) is nn.py's. The data is fetched from a list of mirrors, each
+file checked by the SHA-256 of its decompressed bytes, and cached in --data-dir. 5,000 of
+the 60,000 training images are held out to choose settings by; the test set is used once,
+at the end.
 """
 import argparse
 import base64
@@ -297,7 +302,8 @@ def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, unreachabl
                 unreachable.add(mirror)
             data = None
             continue
-        stale.append(folder / name)  # not cached yet: write it below
+        if folder / name not in stale:
+            stale.append(folder / name)  # not cached yet: written below
         break
     if data is None:
         raise DataError(f"could not get {name}. Tried:\n" + "\n".join(failures))

@@ -551,8 +551,16 @@ def check_dataset(params, X, targets, loss, name):
     targets = targets.astype(X.dtype, copy=False)
     if not np.isfinite(targets).all():
         raise ValueError(f"{name} targets hold NaN or infinite values; clean them first")
-    # The loss knows what its targets must look like: ask it once, on all-zero outputs.
-    LOSSES[loss](np.zeros((len(X), n_outputs), dtype=X.dtype), targets)
+    if loss == "binary_cross_entropy":
+        if n_outputs != 1:
+            raise ValueError(f"binary_cross_entropy wants a network with one output; this "
+                             f"one has {n_outputs}")
+        if targets.size != len(X) or not ((targets >= 0) & (targets <= 1)).all():
+            raise ValueError(f"binary_cross_entropy targets are one number in [0, 1] per "
+                             f"sample; the {name} targets are not")
+    elif targets.shape not in ((len(X), n_outputs),) + (((len(X),),) if n_outputs == 1 else ()):
+        raise ValueError(f"{name} targets have shape {targets.shape}; a network with "
+                         f"{n_outputs} outputs needs ({len(X)}, {n_outputs})")
     return X, targets
 
 

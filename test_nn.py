@@ -70,6 +70,8 @@ def spiral(n_per_class=100, n_classes=3, seed=0):
 
 @pytest.mark.parametrize("sizes", [[3, 2], [4, 5, 3], [6, 8, 7, 5, 10], [784, 16, 10]])
 def test_init_forward_backward_shapes(sizes):
+    """Every array has the shape the math says: W{i} (H{i-1}, H{i}), b{i} (H{i},), logits
+    (N, C), and grads exactly the keys and shapes of params. Shape slips are the commonest bug."""
     params = nn.init_params(sizes, rng=np.random.default_rng(0))
     n_layers = len(sizes) - 1
     assert list(params) == [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in "Wb"]
@@ -93,12 +95,15 @@ def test_init_forward_backward_shapes(sizes):
 @pytest.mark.parametrize("init, expected_std", [("he", np.sqrt(2 / 400)),
                                                 ("glorot", np.sqrt(2 / (400 + 300)))])
 def test_init_scales_by_fan_in(init, expected_std):
+    """He and Glorot scaling keep a signal's size from layer to layer; a wrong std makes
+    deep networks start with exploding or vanishing activations."""
     params = nn.init_params([400, 300, 2], rng=np.random.default_rng(0), init=init)
     assert params["W1"].std() == pytest.approx(expected_std, rel=0.02)
     assert params["W1"].mean() == pytest.approx(0, abs=0.01 * expected_std)
 
 
 def test_init_uses_only_the_given_generator():
+    """Weights come from the rng passed in and nothing else, so a seed fixes them."""
     first = nn.init_params([5, 4, 3], rng=np.random.default_rng(7))
     np.random.seed(123)  # global state must not matter
     second = nn.init_params([5, 4, 3], rng=np.random.default_rng(7))
@@ -113,6 +118,8 @@ def test_init_uses_only_the_given_generator():
 @pytest.mark.parametrize("loss", list(nn.LOSSES))
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_gradients_match_central_differences(activation, loss, dropout):
+    """backward() agrees with numerical differentiation for every activation and loss,
+    with and without dropout: the one test that proves the hand-written calculus right."""
     rng = np.random.default_rng(1)
     params = random_params([4, 5, 6, OUTPUTS[loss]], seed=2)
     X = rng.standard_normal((7, 4))
@@ -221,6 +228,7 @@ def test_gradient_check_fails_loudly_on_nan():
 # ---------------------------------------------------------------- convergence
 
 def test_learns_xor():
+    """XOR is the smallest problem a straight line cannot solve: a hidden layer must learn it."""
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     labels = np.array([0, 1, 1, 0])
     params = nn.init_params([2, 8, 2], rng=np.random.default_rng(0), init="glorot")
@@ -231,6 +239,7 @@ def test_learns_xor():
 
 @pytest.mark.parametrize("optimizer, lr", [("sgd", 0.1), ("adam", 0.01)])
 def test_learns_a_spiral(optimizer, lr):
+    """Three interleaved spirals need curved boundaries; both optimizers must find them."""
     X, labels = spiral()
     params = nn.init_params([2, 64, 64, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=200, batch_size=32, lr=lr,
@@ -240,6 +249,7 @@ def test_learns_a_spiral(optimizer, lr):
 
 
 def test_learns_a_regression_with_mse():
+    """With loss='mse' the network fits a curve (sin x), not classes."""
     rng = np.random.default_rng(0)
     X = rng.uniform(-3, 3, (256, 1)).astype(np.float32)
     targets = np.sin(X)
@@ -252,6 +262,7 @@ def test_learns_a_regression_with_mse():
 
 
 def test_learns_a_circle_with_binary_cross_entropy():
+    """One output and binary_cross_entropy answer a yes/no question (inside the circle?)."""
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (400, 2)).astype(np.float32)
     labels = ((X ** 2).sum(axis=1) < 0.5).astype(int)
@@ -264,6 +275,8 @@ def test_learns_a_circle_with_binary_cross_entropy():
 # ---------------------------------------------------------------- training loop
 
 def test_same_seed_gives_bit_identical_training():
+    """The same seed gives the same network bit for bit, and another seed a different one:
+    results you can reproduce, and randomness that is really used."""
     X, labels = spiral()
     results = []
     for _ in range(2):
@@ -278,6 +291,8 @@ def test_same_seed_gives_bit_identical_training():
 
 
 def test_every_epoch_visits_every_sample_in_a_new_order(monkeypatch):
+    """Each epoch sees every sample exactly once, shuffled anew: a loop that never shuffles
+    (a known bug of a popular example) learns the order of the data."""
     X = np.arange(40, dtype=np.float32).reshape(20, 2)  # row i starts with 2 * i
     labels = np.zeros(20, dtype=int)
     seen = []
@@ -296,6 +311,7 @@ def test_every_epoch_visits_every_sample_in_a_new_order(monkeypatch):
 
 
 def test_validation_draws_nothing_from_the_training_stream():
+    """Measuring on validation data must not change training: it draws no random numbers."""
     X, labels = spiral()
     final = []
     for with_validation in (False, True):
@@ -310,6 +326,8 @@ def test_validation_draws_nothing_from_the_training_stream():
 
 
 def test_history_records_each_epoch_and_calls_back():
+    """The history holds one record per epoch, on_epoch sees each, and the validation figures
+    equal evaluate()'s."""
     X, labels = spiral()
     params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
     printed = []
@@ -326,6 +344,7 @@ def test_history_records_each_epoch_and_calls_back():
 
 
 def test_should_stop_ends_training_after_the_current_batch():
+    """should_stop() (Ctrl-C in mnist.py) ends training after the batch in progress."""
     X, labels = spiral()
     params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
     before = {key: value.copy() for key, value in params.items()}
@@ -337,6 +356,7 @@ def test_should_stop_ends_training_after_the_current_batch():
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_schedules_decay_from_lr_to_final_lr(schedule):
+    """Both decaying schedules start at lr, end at final_lr and never go up on the way."""
     rates = [nn.scheduled_lr(0.1, step, 100, schedule, 0.001) for step in range(101)]
     assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.001)
     assert all(a >= b for a, b in zip(rates, rates[1:]))
@@ -352,6 +372,8 @@ def test_a_loss_far_above_its_start_stops_training_with_advice():
 
 
 def test_divergence_names_the_real_cause():
+    """When the cause of a blow-up is float16 parameters or NaN targets, the message says so
+    instead of blaming the learning rate."""
     X, labels = spiral()
     params = nn.init_params([2, 32, 3], rng=np.random.default_rng(0), dtype=np.float16)
     with pytest.raises(FloatingPointError, match="float16"):
@@ -364,6 +386,8 @@ def test_divergence_names_the_real_cause():
 
 
 def test_a_resumed_good_model_is_not_called_diverged_for_one_bad_batch():
+    """The divergence limit never falls below chance_loss: a model resumed at loss 0.01 may
+    see an ordinary bad batch without being stopped."""
     X, labels = spiral()
     params = nn.init_params([2, 64, 3], rng=np.random.default_rng(0))
     nn.train(params, X, labels, epochs=150, lr=0.01, optimizer="adam")
@@ -395,6 +419,7 @@ def reference_adam(param, grad_list, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
 
 def test_adam_matches_the_paper():
+    """adam_step, in place and slice by slice, equals Adam as Kingma & Ba write it."""
     rng = np.random.default_rng(0)
     params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
     grad_list = [{key: rng.standard_normal(p.shape) for key, p in params.items()} for _ in range(5)]
@@ -409,6 +434,7 @@ def test_adam_matches_the_paper():
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_sgd_momentum_matches_its_formula(nesterov):
+    """sgd_step equals v = momentum v + g; P -= lr v (or Nesterov's look-ahead), step by step."""
     rng = np.random.default_rng(0)
     params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
     expected = {key: value.copy() for key, value in params.items()}
@@ -452,6 +478,7 @@ def test_optimizer_averages_never_hold_denormals(optimizer):
 
 @pytest.mark.parametrize("step_fn", [nn.sgd_step, nn.adam_step])
 def test_weight_decay_shrinks_weights_not_biases(step_fn):
+    """Decoupled weight decay multiplies W by 1 - lr * weight_decay and leaves biases alone."""
     params = {"W1": np.ones((2, 2)), "b1": np.ones(2)}
     zero = {key: np.zeros_like(value) for key, value in params.items()}
     step_fn(params, zero, {}, 0.1, weight_decay=0.5)
@@ -460,6 +487,7 @@ def test_weight_decay_shrinks_weights_not_biases(step_fn):
 
 
 def test_plain_sgd_with_weight_decay_is_l2_regularisation():
+    """For plain SGD, decoupled decay is exactly the gradient of (weight_decay / 2) sum(W**2)."""
     rng = np.random.default_rng(0)
     params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
     grads = {key: rng.standard_normal(p.shape) for key, p in params.items()}
@@ -471,6 +499,7 @@ def test_plain_sgd_with_weight_decay_is_l2_regularisation():
 # ---------------------------------------------------------------- measuring
 
 def test_accuracy_and_confusion_matrix():
+    """counts[true, predicted]: rows are the true classes, the diagonal the right answers."""
     labels = np.array([0, 0, 1, 2, 2, 2])
     predictions = np.array([0, 1, 1, 2, 0, 2])
     assert nn.accuracy(labels, predictions) == pytest.approx(4 / 6)
@@ -480,11 +509,13 @@ def test_accuracy_and_confusion_matrix():
 
 
 def test_predict_single_output_network_thresholds_at_zero():
+    """A one-output classifier says 1 where its logit is > 0, i.e. probability > 0.5."""
     params = {"W1": np.array([[1.0]]), "b1": np.array([0.0])}
     np.testing.assert_array_equal(nn.predict(params, np.array([[-2.0], [3.0]]), "relu"), [0, 1])
 
 
 def test_regression_values_come_from_outputs_not_predict():
+    """outputs() returns a regression network's values; predict() is for classes."""
     rng = np.random.default_rng(0)
     params = nn.init_params([1, 8, 1], rng=rng)
     X = np.linspace(-1, 1, 5, dtype=np.float32)[:, None]
@@ -495,6 +526,7 @@ def test_regression_values_come_from_outputs_not_predict():
 
 
 def test_predict_converts_float64_input_chunk_by_chunk_with_the_same_result(small):
+    """A float64 X gives the same predictions as float32, converted chunk by chunk, never whole."""
     params, X, labels = small
     X64 = X.astype(np.float64)
     np.testing.assert_array_equal(nn.predict(params, X64, "relu", batch_size=4),
@@ -504,6 +536,8 @@ def test_predict_converts_float64_input_chunk_by_chunk_with_the_same_result(smal
 # ---------------------------------------------------------------- saving
 
 def test_save_and_load_give_identical_predictions(tmp_path):
+    """A saved model carries its sizes, activation and info: load() alone rebuilds it exactly,
+    and nothing but model.npz is left behind."""
     X, labels = spiral()
     params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
     nn.train(params, X, labels, epochs=2, activation="tanh")
@@ -522,6 +556,7 @@ def test_save_and_load_give_identical_predictions(tmp_path):
 
 
 def test_save_refuses_what_would_need_pickle(tmp_path):
+    """Models load with allow_pickle=False, so save() refuses info that would need pickle."""
     params = nn.init_params([2, 3])
     with pytest.raises(TypeError, match="without pickle"):
         nn.save(tmp_path / "model.npz", params, "relu", settings={"lr": 0.1})
@@ -529,6 +564,8 @@ def test_save_refuses_what_would_need_pickle(tmp_path):
 
 
 def test_load_rejects_files_that_are_not_models(tmp_path):
+    """A zip that is not a model, an npz without a model's arrays, a missing file: each a clear
+    error."""
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"PK\x03\x04 this is not a zip file")
     with pytest.raises(ValueError, match="not a model"):
@@ -557,6 +594,7 @@ def test_save_uses_a_unique_temporary_file_and_leaves_a_planted_link_alone(tmp_p
 
 
 def test_two_processes_saving_to_one_path_never_leave_a_broken_file(tmp_path):
+    """Two processes saving to one path, 40 times each: a reader never finds a half-written file."""
     path = tmp_path / "model.npz"
     writer = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import nn\n"
               "params = nn.init_params([30, 40, 10], rng=int(sys.argv[3]))\n"
@@ -597,6 +635,8 @@ def malformed_model(path, change):
     (lambda a: a.pop("b2"), "has no 'b2'"),
 ])
 def test_load_refuses_malformed_models_naming_the_file(tmp_path, change, message):
+    """A damaged or hostile model file is refused with its name and the reason, before it can
+    be evaluated at chance or make us allocate gigabytes."""
     path = tmp_path / "bad.npz"
     malformed_model(path, change)
     with pytest.raises(ValueError, match=message) as error:
@@ -605,6 +645,7 @@ def test_load_refuses_malformed_models_naming_the_file(tmp_path, change, message
 
 
 def test_load_reads_only_the_arrays_a_model_has(tmp_path):
+    """Arrays a model does not have are not read; a single .npy is no model."""
     path = tmp_path / "extra.npz"
     malformed_model(path, lambda a: a.update(junk=np.zeros(10)))
     params, info = nn.load(path)
@@ -643,12 +684,14 @@ def small():
     (lambda p, X, y: (p, X, y, {"X_val": X, "targets_val": y[:2]}), ValueError, "validation"),
 ])
 def test_train_rejects_bad_input_with_a_clear_message(small, change, error, message):
+    """Each kind of bad input to train() gets an error that says what was wrong."""
     params, X, targets, options = change(*small)
     with pytest.raises(error, match=message):
         nn.train(params, X, targets, **{"epochs": 1, **options})
 
 
 def test_other_functions_reject_bad_input(small):
+    """The same for the other entry points."""
     params, X, labels = small
     with pytest.raises(ValueError, match=r"sizes must be"):
         nn.init_params([784, 0, 10])
@@ -701,6 +744,7 @@ def test_the_activation_must_be_named_wherever_the_network_runs(small):
 
 
 def test_settings_that_would_do_nothing_or_crash_are_refused(small):
+    """Settings that would be silently ignored, or crash deep inside, are refused at the door."""
     params, X, labels = small
     with pytest.raises(ValueError, match="nesterov applies to optimizer='sgd' only"):
         nn.train(params, X, labels, optimizer="adam", nesterov=True)
@@ -743,6 +787,7 @@ def checks(history):
 
 
 def test_every_layer_is_watched_each_epoch():
+    """Each epoch's record holds every layer's health, and the numbers are what they claim."""
     X, labels = blobs()
     params = nn.init_params([20, 16, 8, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=2, lr=0.05)
@@ -770,6 +815,7 @@ def test_the_update_ratio_is_the_step_actually_taken():
 
 
 def test_a_healthy_run_gets_no_alarm():
+    """A run that learns well gets no finding: a doctor that always worries is not heard."""
     X, labels = blobs(n=3000)
     params = nn.init_params([20, 64, 64, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X[:2000], labels[:2000], epochs=10, lr=0.01, batch_size=32,
@@ -778,6 +824,8 @@ def test_a_healthy_run_gets_no_alarm():
 
 
 def test_a_learning_rate_far_too_high_is_named():
+    """Adam at lr 0.1 (100x its usual): huge update ratios and dead units, both named, with
+    the advice to lower the rate."""
     X, labels = blobs()
     params = nn.init_params([20, 64, 64, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=5, lr=0.1, optimizer="adam", batch_size=32)
@@ -788,6 +836,7 @@ def test_a_learning_rate_far_too_high_is_named():
 
 
 def test_a_learning_rate_far_too_low_is_named():
+    """SGD at lr 1e-6: tiny update ratios and a flat loss, both named."""
     X, labels = blobs()
     params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=5, lr=1e-6, momentum=0.0)
@@ -796,6 +845,7 @@ def test_a_learning_rate_far_too_low_is_named():
 
 
 def test_dead_relu_units_are_named():
+    """relu units pushed to z < 0 for every input never fire and never learn again."""
     X, labels = blobs()
     params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
     params["b1"][:40] = -50.0                          # 40 of 64 units can never fire
@@ -805,6 +855,7 @@ def test_dead_relu_units_are_named():
 
 
 def test_vanishing_gradients_in_a_deep_sigmoid_network_are_named():
+    """Eight sigmoid layers starve the first layer of gradient; the same stack of relu does not."""
     X, labels = blobs()
     params = nn.init_params([20] + [32] * 8 + [3], rng=np.random.default_rng(0), init="glorot")
     history = nn.train(params, X, labels, epochs=2, lr=0.1, activation="sigmoid")
@@ -815,6 +866,7 @@ def test_vanishing_gradients_in_a_deep_sigmoid_network_are_named():
 
 
 def test_saturated_tanh_units_are_named():
+    """tanh units fed huge inputs sit at +-1, where their slope is 0."""
     X, labels = blobs()
     params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0), init="glorot")
     params["W1"] *= 30
@@ -823,6 +875,8 @@ def test_saturated_tanh_units_are_named():
 
 
 def test_output_weights_100x_too_large_are_seen_in_the_first_loss():
+    """A network that knows nothing should say so (loss ln C); 100x weights make it sure,
+    and wrong."""
     X, labels = blobs()
     params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
     params["W2"] *= 100
@@ -832,6 +886,7 @@ def test_output_weights_100x_too_large_are_seen_in_the_first_loss():
 
 
 def test_memorising_a_handful_of_samples_is_named():
+    """A big network on 20 samples learns them by heart: 100% there, far less on new ones."""
     X, labels = blobs(n=520)
     params = nn.init_params([20, 256, 256, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X[:20], labels[:20], epochs=60, lr=1e-3, optimizer="adam",
@@ -841,6 +896,7 @@ def test_memorising_a_handful_of_samples_is_named():
 
 
 def test_validation_peaking_early_is_named():
+    """Validation accuracy that peaked epochs ago means fewer epochs would have done."""
     history = [{"epoch": e, "loss": 1.0 / e, "train_accuracy": 0.9, "val_accuracy": v,
                 "layers": [{"layer": 1, "update_ratio": 1e-3, "grad_rms": 1.0, "dead": 0.0,
                             "saturated": None}]}
@@ -850,6 +906,7 @@ def test_validation_peaking_early_is_named():
 
 
 def test_sanity_check_passes_a_correct_network_and_leaves_it_untouched():
+    """A correct setup passes all four checks, and the checks work on copies."""
     X, labels = blobs()
     params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
     before = {key: value.copy() for key, value in params.items()}
@@ -860,6 +917,7 @@ def test_sanity_check_passes_a_correct_network_and_leaves_it_untouched():
 
 
 def test_sanity_check_catches_a_gradient_that_never_reaches_the_first_layer(monkeypatch):
+    """A backward that forgets layer 1 fails the gradient check, however well the rest learns."""
     X, labels = blobs()
     params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
     real_backward = nn.backward
@@ -875,6 +933,7 @@ def test_sanity_check_catches_a_gradient_that_never_reaches_the_first_layer(monk
 
 
 def test_sanity_check_catches_a_network_that_ignores_its_inputs(monkeypatch):
+    """A network that cannot see X does no better than one fed zeros, and cannot overfit."""
     X, labels = blobs()
     params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
     real_forward = nn.forward
@@ -885,6 +944,7 @@ def test_sanity_check_catches_a_network_that_ignores_its_inputs(monkeypatch):
 
 
 def test_find_lr_suggests_a_rate_that_trains_and_leaves_params_untouched():
+    """The range test's suggestion trains a spiral, and the caller's params stay as they were."""
     X, labels = spiral()
     params = nn.init_params([2, 64, 64, 3], rng=np.random.default_rng(0))
     before = {key: value.copy() for key, value in params.items()}
