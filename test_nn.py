@@ -1015,6 +1015,7 @@ def closed_port_url():
 
 
 def test_idx_round_trip():
+    """read_idx reads back exactly what the IDX format's layout says was written."""
     images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
     np.testing.assert_array_equal(mnist.read_idx(idx_bytes(images), "images"), images)
     labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
@@ -1030,6 +1031,8 @@ def test_idx_round_trip():
     (lambda raw: gzip.compress(raw), "still gzip-compressed"),
 ])
 def test_read_idx_rejects_damaged_files_naming_them(damage, message):
+    """Each kind of damaged IDX file gets an error naming the file; a gzip file read as IDX
+    is recognised as such (a classic source of 'wrong shape' reports)."""
     raw = idx_bytes(np.zeros((3, 4, 4)))
     with pytest.raises(mnist.DataError, match=message) as error:
         mnist.read_idx(damage(raw), "t10k-images-idx3-ubyte")
@@ -1037,6 +1040,7 @@ def test_read_idx_rejects_damaged_files_naming_them(damage, message):
 
 
 def test_decompress_caps_the_size_and_rejects_truncated_gzip():
+    """A gzip bomb cannot fill memory, and a cut-off download is not taken for data."""
     raw = bytes(1000)
     assert mnist.decompress(gzip.compress(raw), "f.gz", 1000) == raw
     assert mnist.decompress(raw, "f", 1000) == raw  # already decompressed: used as it is
@@ -1047,6 +1051,7 @@ def test_decompress_caps_the_size_and_rejects_truncated_gzip():
 
 
 def test_fetch_downloads_verifies_and_caches(tmp_path, labels_file):
+    """A verified download is cached, and the cache is used next time without any mirror."""
     name, raw, digest, size = labels_file
     mirror = mirror_folder(tmp_path / "mirror", {name: raw})
     cache = tmp_path / "cache"
@@ -1058,6 +1063,7 @@ def test_fetch_downloads_verifies_and_caches(tmp_path, labels_file):
 
 
 def test_digest_mismatch_raises_and_leaves_nothing_in_the_cache(tmp_path, labels_file):
+    """Data with the wrong checksum is refused and never cached."""
     name, raw, digest, size = labels_file
     mirror = mirror_folder(tmp_path / "mirror", {name: raw[:-1] + bytes([raw[-1] ^ 1])})  # a bit off
     cache = tmp_path / "cache"
@@ -1067,6 +1073,8 @@ def test_digest_mismatch_raises_and_leaves_nothing_in_the_cache(tmp_path, labels
 
 
 def test_first_mirrors_failing_fall_back_to_the_next(tmp_path, labels_file, web_server):
+    """Refused, 404, missing, HTML-instead-of-data and truncated mirrors all fall through to
+    the next one."""
     name, raw, digest, size = labels_file
     base, root = web_server
     (root / "html").mkdir()
@@ -1087,6 +1095,7 @@ def test_first_mirrors_failing_fall_back_to_the_next(tmp_path, labels_file, web_
 
 
 def test_every_mirror_failing_gives_one_readable_message(tmp_path, labels_file, web_server):
+    """When every mirror fails, one message lists each URL tried and why it failed."""
     name, raw, digest, size = labels_file
     base, root = web_server
     refused = closed_port_url()
@@ -1101,6 +1110,7 @@ def test_every_mirror_failing_gives_one_readable_message(tmp_path, labels_file, 
 
 @pytest.mark.parametrize("cached_name", ["train-labels-idx1-ubyte", "train-labels-idx1-ubyte.gz"])
 def test_corrupt_cached_file_is_fetched_again(tmp_path, labels_file, cached_name):
+    """A damaged cached file is replaced by a good download, and the log says so."""
     name, raw, digest, size = labels_file
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -1114,6 +1124,7 @@ def test_corrupt_cached_file_is_fetched_again(tmp_path, labels_file, cached_name
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_files_a_user_put_in_the_cache_are_used(tmp_path, labels_file, compress):
+    """Files a user copied into the cache, gzipped or not, are used if they verify."""
     name, raw, digest, size = labels_file
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -1144,6 +1155,7 @@ def tiny_dataset(tmp_path, monkeypatch, n_train=300, n_test=100):
 
 
 def test_main_trains_reports_saves_and_loads(tmp_path, monkeypatch, capsys):
+    """The whole program: train, report, save, then --load reports the same accuracy."""
     mirror = tiny_dataset(tmp_path, monkeypatch)
     model = tmp_path / "model.npz"
     common = ["--mirror", mirror, "--data-dir", str(tmp_path / "data")]
@@ -1168,6 +1180,7 @@ def test_main_trains_reports_saves_and_loads(tmp_path, monkeypatch, capsys):
 
 
 def test_main_explains_missing_data_without_a_traceback(tmp_path, monkeypatch, capsys):
+    """Offline with no data: one message naming all four missing files, with what to do."""
     tiny_dataset(tmp_path, monkeypatch)
     empty = (tmp_path / "empty").as_uri()
     assert mnist.run(["--mirror", empty, "--data-dir", str(tmp_path / "data")]) == 1
@@ -1182,6 +1195,7 @@ def test_main_explains_missing_data_without_a_traceback(tmp_path, monkeypatch, c
                                    ["--activation", "swish"], ["--lr", "0"],
                                    ["--dropout", "1"], ["--batch-size", "0"]])
 def test_bad_flags_get_a_one_line_error(flags, capsys):
+    """A bad flag gets argparse's one-line error and exit status 2."""
     with pytest.raises(SystemExit) as exit_info:
         mnist.parse_args(flags)
     assert exit_info.value.code == 2
@@ -1190,6 +1204,7 @@ def test_bad_flags_get_a_one_line_error(flags, capsys):
 
 
 def test_first_ctrl_c_asks_to_stop_and_the_second_quits():
+    """The first Ctrl-C asks training to stop after the batch; the second quits at once."""
     previous = signal.getsignal(signal.SIGINT)
     try:
         should_stop = mnist.install_interrupt_handler()
@@ -1272,6 +1287,7 @@ def serve(handler):
 
 
 def test_redirects_away_from_http_are_refused(tmp_path, labels_file):
+    """A mirror may redirect to http(s) only; urllib alone would follow ftp:// too."""
     name, raw, digest, size = labels_file
     server, host = serve(RedirectToFtpHandler)
     try:
@@ -1284,6 +1300,7 @@ def test_redirects_away_from_http_are_refused(tmp_path, labels_file):
 
 
 def test_a_password_in_a_mirror_url_is_sent_but_never_printed(tmp_path, labels_file):
+    """user:password in a mirror URL is sent as HTTP Basic auth and printed as ***."""
     name, raw, digest, size = labels_file
     server, host = serve(RecordingHandler)
     try:
@@ -1300,6 +1317,7 @@ def test_a_password_in_a_mirror_url_is_sent_but_never_printed(tmp_path, labels_f
 
 
 def test_a_fifo_behind_a_file_mirror_is_refused_not_waited_on(tmp_path, labels_file):
+    """Reading a FIFO would wait forever: only regular files are read."""
     name, raw, digest, size = labels_file
     folder = tmp_path / "fifo"
     folder.mkdir()
@@ -1309,6 +1327,8 @@ def test_a_fifo_behind_a_file_mirror_is_refused_not_waited_on(tmp_path, labels_f
 
 
 def test_cache_problems_cost_a_warning_not_the_run(tmp_path, labels_file, monkeypatch):
+    """A folder in the file's place or a read-only cache: warn, and go on with the data in
+    memory."""
     name, raw, digest, size = labels_file
     mirror = mirror_folder(tmp_path / "mirror", {name: raw})
     cache = tmp_path / "cache"
@@ -1327,6 +1347,7 @@ def test_cache_problems_cost_a_warning_not_the_run(tmp_path, labels_file, monkey
 
 
 def test_a_huge_cached_file_is_not_read_whole(tmp_path, labels_file):
+    """A 2 GiB file in the cache is refused by its size, not read into memory."""
     name, raw, digest, size = labels_file
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -1339,6 +1360,7 @@ def test_a_huge_cached_file_is_not_read_whole(tmp_path, labels_file):
 
 
 def test_a_corrupt_raw_file_beside_a_good_gz_is_repaired(tmp_path, labels_file):
+    """A good .gz in the cache repairs a damaged decompressed copy beside it."""
     name, raw, digest, size = labels_file
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -1349,6 +1371,7 @@ def test_a_corrupt_raw_file_beside_a_good_gz_is_repaired(tmp_path, labels_file):
 
 
 def test_temporary_files_left_by_a_killed_run_are_removed(tmp_path, labels_file):
+    """Old *.partial files of a killed run are removed; a young one may be a live run's."""
     name, raw, digest, size = labels_file
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -1366,17 +1389,20 @@ def test_temporary_files_left_by_a_killed_run_are_removed(tmp_path, labels_file)
                                    ["--mirror", "not a url"], ["--mirror", ""],
                                    ["--mirror", "file://relative/folder"]])
 def test_bad_timeouts_and_mirrors_get_a_one_line_error(flags, capsys):
+    """Infinite timeouts and mirrors that are no usable URL are refused at the command line."""
     with pytest.raises(SystemExit) as exit_info:
         mnist.parse_args(flags)
     assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
 
 
 def test_a_plain_folder_path_is_a_mirror(tmp_path):
+    """A plain folder path works as --mirror, as a user would first try."""
     args = mnist.parse_args(["--mirror", str(tmp_path)])
     assert args.mirror == [tmp_path.resolve().as_uri() + "/"]
 
 
 def test_each_optimizer_gets_its_own_learning_rate_unless_one_is_given():
+    """--optimizer sgd with Adam's 0.001 would learn ten times slower: each has its own default."""
     assert mnist.parse_args([]).lr == 0.001
     assert mnist.parse_args(["--optimizer", "sgd"]).lr == 0.05
     assert mnist.parse_args(["--optimizer", "sgd", "--lr", "0.2"]).lr == 0.2
@@ -1384,6 +1410,7 @@ def test_each_optimizer_gets_its_own_learning_rate_unless_one_is_given():
 
 @pytest.mark.parametrize("where", ["missing/model.npz", "."])
 def test_a_bad_save_destination_fails_before_training(tmp_path, monkeypatch, capsys, where):
+    """A typo in --save is found before training, not after the run is spent."""
     mirror = tiny_dataset(tmp_path, monkeypatch)
     destination = str(tmp_path / where)
     assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"),
@@ -1407,6 +1434,7 @@ def test_the_network_is_saved_before_the_report(tmp_path, monkeypatch, capsys):
 
 
 def test_load_needs_only_the_test_files(tmp_path, monkeypatch, capsys):
+    """--load evaluates on the test set, so only its two files are fetched."""
     mirror = tiny_dataset(tmp_path, monkeypatch)
     model = tmp_path / "model.npz"
     assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"), "--epochs", "1",
@@ -1442,6 +1470,7 @@ def test_a_closed_pipe_ends_the_run_quietly(monkeypatch, capsys):
 # ---------------------------------------------------------------- mnist.py: augmentation
 
 def test_shift_moves_each_image_by_its_own_draw_with_zero_fill():
+    """shift_images equals moving each image by its drawn (dy, dx), the slow obvious way."""
     rng = np.random.default_rng(0)
     images = rng.random((40, 28, 28)).astype(np.float32)
     shifted = mnist.shift_images(images, np.random.default_rng(5), 2)
@@ -1465,6 +1494,7 @@ def centred_digit():
 
 
 def test_transforms_with_no_strength_give_the_image_back():
+    """Shift 0, an affine map of no turn/scale/shear/move, and alpha 0 change nothing."""
     images = np.stack([centred_digit(), np.random.default_rng(0).random((28, 28))]).astype(np.float32)
     rng = np.random.default_rng(0)
     np.testing.assert_array_equal(mnist.shift_images(images, rng, 0), images)
@@ -1477,6 +1507,7 @@ def test_transforms_with_no_strength_give_the_image_back():
     lambda images, rng: mnist.elastic_images(images, rng, 34, 4),
 ])
 def test_distortions_keep_a_centred_digit_inside_the_frame_with_its_ink(transform):
+    """Distortions bend a digit but keep it in the frame, with its ink on average."""
     digit = centred_digit()
     images = np.repeat(digit[None], 50, axis=0)
     out = transform(images, np.random.default_rng(1))
@@ -1496,6 +1527,7 @@ def augment_args(**changes):
 
 
 def test_digits_are_never_mirrored_but_clothes_may_be():
+    """A mirrored digit is not that digit: only Fashion-MNIST's images are flipped."""
     rng = np.random.default_rng(0)
     images = np.zeros((200, 28, 28), dtype=np.float32)
     images[:, 5:20, 3:8] = 1                                     # a bar on the left only
@@ -1509,6 +1541,8 @@ def test_digits_are_never_mirrored_but_clothes_may_be():
 
 
 def test_the_augment_hook_sees_training_batches_only_and_repeats_with_the_seed():
+    """train(augment=) sees each training sample once an epoch and never validation data,
+    and the same seed repeats the run exactly."""
     X, labels = spiral()
     X_val = np.full((30, 2), 7.0, dtype=np.float32)             # unmistakable
     seen = []
@@ -1535,6 +1569,7 @@ def test_the_augment_hook_sees_training_batches_only_and_repeats_with_the_seed()
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (28, 28), (17, 31), (4, 7, 3), (9, 2, 3)])
 def test_png_written_is_read_back_identically(shape):
+    """write_png and read_png agree, for grey and RGB images of odd sizes."""
     pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     data = mnist.write_png(pixels)
     assert data[-4:] == bytes.fromhex("AE426082")                # the CRC of an empty IEND
@@ -1568,12 +1603,14 @@ def png_filtered(pixels, kind, colour_type):
 @pytest.mark.parametrize("kind", [0, 1, 2, 3, 4])
 @pytest.mark.parametrize("colour_type, channels", [(0, 1), (4, 2), (2, 3), (6, 4)])
 def test_each_png_filter_and_colour_type_decodes_to_the_known_pixels(kind, colour_type, channels):
+    """All five PNG row filters, in all four 8-bit colour types, decode to the pixels encoded."""
     pixels = np.random.default_rng(kind).integers(0, 256, (5, 7, channels), dtype=np.uint8)
     np.testing.assert_array_equal(mnist.read_png(png_filtered(pixels, kind, colour_type), "f.png"),
                                   pixels)
 
 
 def test_palette_png_with_transparency_becomes_rgba():
+    """Palette images, with their tRNS transparency, come back as RGBA."""
     palette = bytes([0, 0, 0, 255, 255, 255, 200, 10, 10])
     index = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)[:, :, None]
     data = png_filtered(index, 0, 3)
@@ -1601,6 +1638,7 @@ def damaged_pngs():
 
 @pytest.mark.parametrize("data, message", damaged_pngs())
 def test_unreadable_images_get_a_clear_error_naming_the_file(tmp_path, data, message):
+    """Truncated, corrupt, JPEG, 16-bit and interlaced files each get a clear error."""
     path = tmp_path / "digit.png"
     path.write_bytes(data)
     with pytest.raises(mnist.DataError, match=message) as error:
@@ -1609,6 +1647,7 @@ def test_unreadable_images_get_a_clear_error_naming_the_file(tmp_path, data, mes
 
 
 def test_pgm_and_ppm_are_read_with_comments_and_scaled_values(tmp_path):
+    """Binary PGM and PPM, with header comments and any maximum value up to 255."""
     path = tmp_path / "d.pgm"
     path.write_bytes(b"P5\n# made by hand\n3 2\n15\n" + bytes([0, 15, 5, 10, 15, 0]))
     np.testing.assert_array_equal(mnist.read_image(str(path))[:, :, 0], [[0, 255, 85], [170, 255, 0]])
@@ -1621,6 +1660,8 @@ def test_pgm_and_ppm_are_read_with_comments_and_scaled_values(tmp_path):
 
 
 def test_a_digit_on_a_large_canvas_is_prepared_as_mnist_was():
+    """A digit drawn large and off-centre comes out as MNIST's: 20 pixels on its longer
+    side, centre of mass in the middle; transparency counts as white paper."""
     digit = np.zeros((28, 28))
     digit[6:22, 11:17] = 1                                      # a tall bar, 16 x 6, off-centre
     digit[6:9, 11:21] = 1                                       # with a flag: a '7'-ish shape
@@ -1640,6 +1681,7 @@ def test_a_digit_on_a_large_canvas_is_prepared_as_mnist_was():
 
 
 def test_a_blank_image_gets_a_message_not_a_crash():
+    """A blank page, white or black, gets a message instead of a division by zero."""
     for blank in (np.full((50, 50), 255, dtype=np.uint8), np.zeros((50, 50), dtype=np.uint8)):
         with pytest.raises(mnist.DataError, match="no digit found"):
             mnist.prepare_digit(blank, "blank.png")
@@ -1664,6 +1706,8 @@ class PageParser(html.parser.HTMLParser):
 
 
 def test_the_report_page_is_valid_and_shows_the_run(tmp_path, monkeypatch, capsys):
+    """The page parses, every embedded PNG decodes with our own reader, every SVG is well-formed
+    XML, and the run's numbers are on it."""
     mirror = tiny_dataset(tmp_path, monkeypatch)
     page = tmp_path / "report.html"
     assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"), "--epochs", "3",
@@ -1686,6 +1730,8 @@ def test_the_report_page_is_valid_and_shows_the_run(tmp_path, monkeypatch, capsy
 
 
 def test_predict_reads_images_and_explains_what_it_needs(tmp_path, monkeypatch, capsys):
+    """--predict answers in its script-readable format, draws what the network saw, reports
+    bad files without stopping, and explains that it needs a saved network."""
     mirror = tiny_dataset(tmp_path, monkeypatch)
     model = tmp_path / "model.npz"
     assert mnist.run(["--predict", "x.png"]) == 1
@@ -1709,6 +1755,7 @@ def test_predict_reads_images_and_explains_what_it_needs(tmp_path, monkeypatch, 
 
 
 def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):
+    """The OPENBLAS_NUM_THREADS tip appears when another core is busy, and only then."""
     logged = []
     monkeypatch.setattr(mnist, "log", logged.append)
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
