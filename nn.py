@@ -334,8 +334,9 @@ def backward(params, cache, dlogits):
 # (measured here). The running average of a weight whose gradient stays 0 (a pixel almost
 # never inked), SGD's velocity or Adam's m, shrinks by its factor every step and reaches
 # them within a few hundred steps: after two MNIST epochs 1% of W1's m was denormal. So
-# every FLUSH_EVERY steps the optimizers set their averages' entries below TINY to 0. Such an entry moves its weight by less than 1e-22 a step
-# (about lr * v, or m / eps for Adam): the math is unchanged.
+# every FLUSH_EVERY steps the optimizers set their averages' entries below TINY to 0. Such
+# an entry moves its weight by less than 1e-22 a step (about lr * v, or m / eps for Adam):
+# the math is unchanged.
 FLUSH_EVERY = 100
 TINY = 1e-30
 
