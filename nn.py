@@ -10,8 +10,9 @@ chapters, the measurements, a training doctor, saving and loading, and a gradien
 
 First reading: the heart of it is a dozen functions, in this order in the file: relu and
 relu_backward, init_params, dense and dense_backward, log_softmax and
-softmax_cross_entropy, forward, backward, sgd_step, adam_step, and train. The section
-"checking what comes in" may be skipped: it only turns bad input into clear errors.
+softmax_cross_entropy, forward, backward, sgd_step, adam_step, and train. The first
+section, "checking what comes in", may be skipped: it only turns bad input into clear
+errors.
 
 Conventions: a batch is the rows of a matrix, X (N, D); a layer computes z = x @ W + b;
 every loss is a mean over the batch and returns its gradient with respect to the network's
@@ -33,6 +34,203 @@ import os
 import time
 
 import numpy as np
+
+
+# ---------------------------------------------------------------- checking what comes in
+# Skip this section on first reading: the story starts at "activations", below. These
+# helpers turn every kind of bad input into an error that says what was wrong and what to
+# do, at the door of each public function, once, so that the functions after them can
+# stay plain arithmetic.
+
+def check_labels(labels, n_samples, n_classes):
+    """Return labels as an integer array (N,); raise if they cannot be class labels.
+
+    Cheap enough to run on every batch, and it must: a label of -1 would otherwise
+    silently pick the last class through NumPy's negative indexing.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}")
+    if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
+        hint = (" A network with one output answers yes/no questions: use "
+                "loss='binary_cross_entropy' for it." if n_classes == 1 else "")
+        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} outputs; got "
+                         f"values from {labels.min()} to {labels.max()}.{hint}")
+    return labels
+
+
+def is_whole(value):
+    """True for a Python or NumPy integer, but not for True and False."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_choice(what, value, choices):
+    """Raise a ValueError naming the choices if value is not one of them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+def check_whole(what, value, minimum):
+    """Raise unless value is a whole number >= minimum (True and 2.0 are refused)."""
+    if not is_whole(value) or value < minimum:
+        raise ValueError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+
+
+def as_generator(rng):
+    """The random generator to draw from: a np.random.Generator as given, an int as its
+    seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
+    if rng is None:
+        return np.random.default_rng(0)
+    if is_whole(rng):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or an "
+                    f"int seed; got {type(rng).__name__}")
+
+
+def check_params(params):
+    """Return the number of layers L; raise unless params is a network of init_params()'s
+    form: exactly the keys W1, b1, ..., WL, bL, real floating arrays of one dtype, W{i}
+    (H{i-1}, H{i}) chaining into the next, b{i} (H{i},), no NaN or infinity."""
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"params must be a dict of arrays like init_params() makes; got "
+                        f"{type(params).__name__}")
+    n_layers = sum(1 for key in params if isinstance(key, str) and key.startswith("W"))
+    expected = [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in "Wb"]
+    missing = [key for key in expected if key not in params]
+    extra = [key for key in params if key not in expected]
+    if n_layers == 0 or missing or extra:
+        raise ValueError(f"params must have exactly the keys W1, b1, ..., W{n_layers}, "
+                         f"b{n_layers}; missing {missing or 'none'}, unexpected "
+                         f"{extra or 'none'}")
+    dtype = None
+    for i in range(1, n_layers + 1):
+        W, b = params[f"W{i}"], params[f"b{i}"]
+        for key, array in ((f"W{i}", W), (f"b{i}", b)):
+            if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
+                raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
+                                f"{getattr(array, 'dtype', type(array).__name__)}")
+            if dtype is not None and array.dtype != dtype:
+                raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is {dtype}")
+            dtype = array.dtype
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"W{i} {W.shape} and b{i} {b.shape} do not fit: W{i} must be "
+                             f"(inputs, outputs) and b{i} (outputs,)")
+        if i > 1 and W.shape[0] != params[f"W{i - 1}"].shape[1]:
+            raise ValueError(f"W{i} {W.shape} does not follow W{i - 1} "
+                             f"{params[f'W{i - 1}'].shape}: its rows must equal the "
+                             f"columns of W{i - 1}")
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise ValueError(f"W{i} or b{i} holds NaN or infinity: this network was "
+                             f"damaged (a diverged run?); start again from init_params()")
+    return n_layers
+
+
+def layer_sizes(params):
+    """The sizes [D, H1, ..., C] that init_params() would make params from (checked)."""
+    n_layers = check_params(params)
+    return [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)]
+
+
+def check_inputs(X, params, name="X"):
+    """Return X as an array (not copied); raise unless it is (N, D) for W1 (D, H), holds
+    real numbers, and no NaN or infinity. Checked in chunks, so the check itself never
+    needs memory in proportion to X."""
+    X = np.asarray(X)
+    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
+        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
+                         f"{params['W1'].shape}; got shape {X.shape}")
+    if np.issubdtype(X.dtype, np.floating):
+        for start in range(0, len(X), 4096):
+            if not np.isfinite(X[start:start + 4096]).all():
+                raise ValueError(f"{name} holds NaN or infinite values (first in rows "
+                                 f"{start}..{start + 4095}); clean or impute them first")
+    return X
+
+
+def check_dataset(params, X, targets, loss, name):
+    """Return (X, targets) ready for training; raise if they cannot be used together.
+
+    X gets the parameters' dtype (copied once here if needed, never per batch).
+    """
+    X = check_inputs(X, params, f"{name} X").astype(params["W1"].dtype, copy=False)
+    if targets is None:
+        raise ValueError(f"{name} X was given without its targets")
+    targets = np.asarray(targets)
+    if targets.ndim == 0 or len(targets) != len(X):
+        raise ValueError(f"{name} X has {len(X)} samples but its targets have shape "
+                         f"{targets.shape}")
+    if len(X) == 0:
+        raise ValueError(f"the {name} set is empty")
+    n_outputs = params[f"W{len(params) // 2}"].shape[1]
+    if loss == "cross_entropy":
+        check_labels(targets, len(X), n_outputs)
+        return X, targets
+    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
+        raise TypeError(f"{name} targets must be real numbers, got dtype {targets.dtype}")
+    targets = targets.astype(X.dtype, copy=False)
+    if not np.isfinite(targets).all():
+        raise ValueError(f"{name} targets hold NaN or infinite values; clean them first")
+    if loss == "binary_cross_entropy":
+        if n_outputs != 1:
+            raise ValueError(f"binary_cross_entropy wants a network with one output; this "
+                             f"one has {n_outputs}")
+        if targets.size != len(X) or not ((targets >= 0) & (targets <= 1)).all():
+            raise ValueError(f"binary_cross_entropy targets are one number in [0, 1] per "
+                             f"sample; the {name} targets are not")
+    elif targets.shape not in ((len(X), n_outputs),) + (((len(X),),) if n_outputs == 1 else ()):
+        raise ValueError(f"{name} targets have shape {targets.shape}; a network with "
+                         f"{n_outputs} outputs needs ({len(X)}, {n_outputs})")
+    return X, targets
+
+
+def is_number(value):
+    """True for a real Python or NumPy number, but not for True and False."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not \
+        isinstance(value, (bool, np.bool_))
+
+
+def check_training_settings(optimizer, schedule, epochs, batch_size, lr, final_lr, dropout,
+                            momentum, nesterov, weight_decay, functions):
+    """Raise if a setting of train() is out of range, or is set but would do nothing for
+    the chosen optimizer (nesterov with Adam). functions: {name: callable or None}."""
+    check_choice("schedule", schedule, ["constant", "linear", "cosine"])
+    check_whole("epochs", epochs, 0)
+    check_whole("batch_size", batch_size, 1)
+    if not (is_number(lr) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if not (is_number(final_lr) and math.isfinite(final_lr) and final_lr >= 0):
+        raise ValueError(f"final_lr must be a finite number >= 0, got {final_lr!r}")
+    if not (is_number(dropout) and 0 <= dropout < 1):
+        raise ValueError(f"dropout is a probability in [0, 1); got {dropout!r}")
+    if momentum is not None and not (is_number(momentum) and 0 <= momentum < 1):
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if optimizer == "adam" and nesterov is not None:
+        raise ValueError("nesterov applies to optimizer='sgd' only; leave it out for Adam")
+    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
+        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
+                         f"multiplies the weights by 1 - lr * weight_decay")
+    for name, function in functions.items():
+        if function is not None and not callable(function):
+            raise TypeError(f"{name} must be a function or None, got {type(function).__name__}")
+
+
+def augmented(augment, X_batch, rng):
+    """augment(X_batch, rng), checked: the batch it returns must keep the shape, hold real
+    finite numbers, and is given the data's dtype."""
+    result = np.asarray(augment(X_batch, rng))
+    if result.shape != X_batch.shape:
+        raise ValueError(f"augment returned shape {result.shape} for a batch of shape "
+                         f"{X_batch.shape}; it must change values only")
+    if np.iscomplexobj(result) or not np.issubdtype(result.dtype, np.number) \
+            or not np.isfinite(result).all():
+        raise ValueError("augment returned a batch with NaN, infinite or non-real values")
+    return result.astype(X_batch.dtype, copy=False)
 
 
 # ---------------------------------------------------------------- activations
@@ -171,25 +369,6 @@ def log_softmax(logits):
 def softmax(logits):
     """probs = exp(z) / sum(exp(z)) row by row: (N, C) -> (N, C), rows sum to 1."""
     return np.exp(log_softmax(logits))
-
-
-def check_labels(labels, n_samples, n_classes):
-    """Return labels as an integer array (N,); raise if they cannot be class labels.
-
-    Cheap enough to run on every batch, and it must: a label of -1 would otherwise
-    silently pick the last class through NumPy's negative indexing.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.shape[0] != n_samples:
-        raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}")
-    if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
-        hint = (" A network with one output answers yes/no questions: use "
-                "loss='binary_cross_entropy' for it." if n_classes == 1 else "")
-        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} outputs; got "
-                         f"values from {labels.min()} to {labels.max()}.{hint}")
-    return labels
 
 
 def softmax_cross_entropy(logits, labels):
@@ -431,184 +610,6 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
 OPTIMIZERS = {"sgd": sgd_step, "adam": adam_step}
 
 
-# ---------------------------------------------------------------- checking what comes in
-# Skip this section on first reading. It turns every kind of bad input into an error that
-# says what was wrong and what to do, at the door of each public function, once, so that
-# the functions above can stay plain arithmetic.
-
-def is_whole(value):
-    """True for a Python or NumPy integer, but not for True and False."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_choice(what, value, choices):
-    """Raise a ValueError naming the choices if value is not one of them."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
-def check_whole(what, value, minimum):
-    """Raise unless value is a whole number >= minimum (True and 2.0 are refused)."""
-    if not is_whole(value) or value < minimum:
-        raise ValueError(f"{what} must be a whole number >= {minimum}, got {value!r}")
-
-
-def as_generator(rng):
-    """The random generator to draw from: a np.random.Generator as given, an int as its
-    seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
-    if rng is None:
-        return np.random.default_rng(0)
-    if is_whole(rng):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or an "
-                    f"int seed; got {type(rng).__name__}")
-
-
-def check_params(params):
-    """Return the number of layers L; raise unless params is a network of init_params()'s
-    form: exactly the keys W1, b1, ..., WL, bL, real floating arrays of one dtype, W{i}
-    (H{i-1}, H{i}) chaining into the next, b{i} (H{i},), no NaN or infinity."""
-    if not isinstance(params, dict) or not params:
-        raise TypeError(f"params must be a dict of arrays like init_params() makes; got "
-                        f"{type(params).__name__}")
-    n_layers = sum(1 for key in params if isinstance(key, str) and key.startswith("W"))
-    expected = [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in "Wb"]
-    missing = [key for key in expected if key not in params]
-    extra = [key for key in params if key not in expected]
-    if n_layers == 0 or missing or extra:
-        raise ValueError(f"params must have exactly the keys W1, b1, ..., W{n_layers}, "
-                         f"b{n_layers}; missing {missing or 'none'}, unexpected "
-                         f"{extra or 'none'}")
-    dtype = None
-    for i in range(1, n_layers + 1):
-        W, b = params[f"W{i}"], params[f"b{i}"]
-        for key, array in ((f"W{i}", W), (f"b{i}", b)):
-            if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
-                raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
-                                f"{getattr(array, 'dtype', type(array).__name__)}")
-            if dtype is not None and array.dtype != dtype:
-                raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is {dtype}")
-            dtype = array.dtype
-        if W.ndim != 2 or b.shape != (W.shape[1],):
-            raise ValueError(f"W{i} {W.shape} and b{i} {b.shape} do not fit: W{i} must be "
-                             f"(inputs, outputs) and b{i} (outputs,)")
-        if i > 1 and W.shape[0] != params[f"W{i - 1}"].shape[1]:
-            raise ValueError(f"W{i} {W.shape} does not follow W{i - 1} "
-                             f"{params[f'W{i - 1}'].shape}: its rows must equal the "
-                             f"columns of W{i - 1}")
-        if not (np.isfinite(W).all() and np.isfinite(b).all()):
-            raise ValueError(f"W{i} or b{i} holds NaN or infinity: this network was "
-                             f"damaged (a diverged run?); start again from init_params()")
-    return n_layers
-
-
-def layer_sizes(params):
-    """The sizes [D, H1, ..., C] that init_params() would make params from (checked)."""
-    n_layers = check_params(params)
-    return [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)]
-
-
-def check_inputs(X, params, name="X"):
-    """Return X as an array (not copied); raise unless it is (N, D) for W1 (D, H), holds
-    real numbers, and no NaN or infinity. Checked in chunks, so the check itself never
-    needs memory in proportion to X."""
-    X = np.asarray(X)
-    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
-        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
-                         f"{params['W1'].shape}; got shape {X.shape}")
-    if np.issubdtype(X.dtype, np.floating):
-        for start in range(0, len(X), 4096):
-            if not np.isfinite(X[start:start + 4096]).all():
-                raise ValueError(f"{name} holds NaN or infinite values (first in rows "
-                                 f"{start}..{start + 4095}); clean or impute them first")
-    return X
-
-
-def check_dataset(params, X, targets, loss, name):
-    """Return (X, targets) ready for training; raise if they cannot be used together.
-
-    X gets the parameters' dtype (copied once here if needed, never per batch).
-    """
-    X = check_inputs(X, params, f"{name} X").astype(params["W1"].dtype, copy=False)
-    if targets is None:
-        raise ValueError(f"{name} X was given without its targets")
-    targets = np.asarray(targets)
-    if targets.ndim == 0 or len(targets) != len(X):
-        raise ValueError(f"{name} X has {len(X)} samples but its targets have shape "
-                         f"{targets.shape}")
-    if len(X) == 0:
-        raise ValueError(f"the {name} set is empty")
-    n_outputs = params[f"W{len(params) // 2}"].shape[1]
-    if loss == "cross_entropy":
-        check_labels(targets, len(X), n_outputs)
-        return X, targets
-    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
-        raise TypeError(f"{name} targets must be real numbers, got dtype {targets.dtype}")
-    targets = targets.astype(X.dtype, copy=False)
-    if not np.isfinite(targets).all():
-        raise ValueError(f"{name} targets hold NaN or infinite values; clean them first")
-    if loss == "binary_cross_entropy":
-        if n_outputs != 1:
-            raise ValueError(f"binary_cross_entropy wants a network with one output; this "
-                             f"one has {n_outputs}")
-        if targets.size != len(X) or not ((targets >= 0) & (targets <= 1)).all():
-            raise ValueError(f"binary_cross_entropy targets are one number in [0, 1] per "
-                             f"sample; the {name} targets are not")
-    elif targets.shape not in ((len(X), n_outputs),) + (((len(X),),) if n_outputs == 1 else ()):
-        raise ValueError(f"{name} targets have shape {targets.shape}; a network with "
-                         f"{n_outputs} outputs needs ({len(X)}, {n_outputs})")
-    return X, targets
-
-
-def is_number(value):
-    """True for a real Python or NumPy number, but not for True and False."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not \
-        isinstance(value, (bool, np.bool_))
-
-
-def check_training_settings(optimizer, schedule, epochs, batch_size, lr, final_lr, dropout,
-                            momentum, nesterov, weight_decay, functions):
-    """Raise if a setting of train() is out of range, or is set but would do nothing for
-    the chosen optimizer (nesterov with Adam). functions: {name: callable or None}."""
-    check_choice("optimizer", optimizer, list(OPTIMIZERS))
-    check_choice("schedule", schedule, ["constant", "linear", "cosine"])
-    check_whole("epochs", epochs, 0)
-    check_whole("batch_size", batch_size, 1)
-    if not (is_number(lr) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if not (is_number(final_lr) and math.isfinite(final_lr) and final_lr >= 0):
-        raise ValueError(f"final_lr must be a finite number >= 0, got {final_lr!r}")
-    if not (is_number(dropout) and 0 <= dropout < 1):
-        raise ValueError(f"dropout is a probability in [0, 1); got {dropout!r}")
-    if momentum is not None and not (is_number(momentum) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if optimizer == "adam" and nesterov is not None:
-        raise ValueError("nesterov applies to optimizer='sgd' only; leave it out for Adam")
-    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
-        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
-                         f"multiplies the weights by 1 - lr * weight_decay")
-    for name, function in functions.items():
-        if function is not None and not callable(function):
-            raise TypeError(f"{name} must be a function or None, got {type(function).__name__}")
-
-
-def augmented(augment, X_batch, rng):
-    """augment(X_batch, rng), checked: the batch it returns must keep the shape, hold real
-    finite numbers, and is given the data's dtype."""
-    result = np.asarray(augment(X_batch, rng))
-    if result.shape != X_batch.shape:
-        raise ValueError(f"augment returned shape {result.shape} for a batch of shape "
-                         f"{X_batch.shape}; it must change values only")
-    if np.iscomplexobj(result) or not np.issubdtype(result.dtype, np.number) \
-            or not np.isfinite(result).all():
-        raise ValueError("augment returned a batch with NaN, infinite or non-real values")
-    return result.astype(X_batch.dtype, copy=False)
-
-
 # ---------------------------------------------------------------- training
 
 def scheduled_lr(lr, step, total_steps, schedule="constant", final_lr=0.0):
@@ -798,6 +799,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
     """
     check_choice("activation", activation, list(ACTIVATIONS))
     check_choice("loss", loss, list(LOSSES))
+    check_choice("optimizer", optimizer, list(OPTIMIZERS))
     n_layers = check_params(params)
     check_training_settings(optimizer, schedule, epochs, batch_size, lr, final_lr, dropout,
                             momentum, nesterov, weight_decay,

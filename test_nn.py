@@ -349,7 +349,11 @@ def test_should_stop_ends_training_after_the_current_batch():
     params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
     before = {key: value.copy() for key, value in params.items()}
     calls = []
-    history = nn.train(params, X, labels, epochs=5, should_stop=lambda: calls.append(1) or True)
+
+    def stop_now():
+        calls.append(1)
+        return True
+    history = nn.train(params, X, labels, epochs=5, should_stop=stop_now)
     assert history == [] and len(calls) == 1
     assert not np.array_equal(before["W1"], params["W1"])  # the one batch was applied
 
