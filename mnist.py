@@ -589,22 +589,26 @@ def print_report(probs, labels, images, classes, n_shown):
 
 
 def text_plot(xs, ys, marker_x=None, width=60, height=12):
-    """A scatter of ys against log10(xs) in characters, for find-lr's curve."""
-    logs = np.log10(xs)
+    """A scatter of ys against log10(xs) in characters, with a | at marker_x: find-lr's
+    curve."""
+    span = max(math.log10(xs[-1] / xs[0]), 1e-12)
     low, high = min(ys), max(ys)
+
+    def column(x):
+        return int(math.log10(x / xs[0]) / span * (width - 1))
+
+    def row(y):
+        return int((high - y) / max(high - low, 1e-12) * (height - 1))
+
     grid = [[" "] * width for _ in range(height)]
-    for x, y in zip(logs, ys):
-        column = int((x - logs[0]) / max(logs[-1] - logs[0], 1e-12) * (width - 1))
-        row = int((high - y) / max(high - low, 1e-12) * (height - 1))
-        grid[row][column] = "*"
-    if marker_x is not None:
-        column = int((math.log10(marker_x) - logs[0]) / max(logs[-1] - logs[0], 1e-12) * (width - 1))
-        if 0 <= column < width:
-            for row in grid:
-                row[column] = "|" if row[column] == " " else row[column]
-    lines = [f"{high if r == 0 else low if r == height - 1 else '':>8.3g} |" + "".join(row)
-             if r in (0, height - 1) else "         |" + "".join(row) for r, row in enumerate(grid)]
-    lines.append("         +" + "-" * width)
+    if marker_x is not None and 0 <= column(marker_x) < width:
+        for line in grid:
+            line[column(marker_x)] = "|"
+    for x, y in zip(xs, ys):
+        grid[row(y)][column(x)] = "*"
+    labels = [f"{high:8.3g} "] + [" " * 9] * (height - 2) + [f"{low:8.3g} "]
+    lines = [label + "|" + "".join(line) for label, line in zip(labels, grid)]
+    lines.append(" " * 9 + "+" + "-" * width)
     lines.append(f"          lr {xs[0]:.0e}{'':>{width - 22}}{xs[-1]:.0e}")
     return "\n".join(lines)
 
