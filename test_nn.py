@@ -423,9 +423,12 @@ def reference_adam(param, grad_list, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
 
 def test_adam_matches_the_paper():
-    """adam_step, in place and slice by slice, equals Adam as Kingma & Ba write it."""
+    """adam_step, in place and slice by slice, equals Adam as Kingma & Ba write it. W1 is
+    big enough for several slices of nn.BLOCK entries and a short last one, where a slicing
+    mistake (an entry skipped, or updated twice) would show."""
     rng = np.random.default_rng(0)
-    params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
+    assert 2 * nn.BLOCK < 300 * 250 < 3 * nn.BLOCK
+    params = {"W1": rng.standard_normal((300, 250)), "b1": rng.standard_normal(2)}
     grad_list = [{key: rng.standard_normal(p.shape) for key, p in params.items()} for _ in range(5)]
     expected = {key: reference_adam(params[key], [g[key] for g in grad_list], 0.01)
                 for key in params}
