@@ -975,17 +975,19 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
                                                 for name, value in facts) + "</table>"]
     if history:
         epochs = [record["epoch"] for record in history]
+        losses = {"training loss": (epochs, [r["loss"] for r in history])}
+        accuracies = {"training": (epochs, [100 * r["train_accuracy"] for r in history])}
+        caption = ("Training figures are averaged over each epoch as it was trained, with "
+                   "dropout and augmentation on")
+        if history[0]["val_loss"] is not None:          # none with --val-size 0
+            losses["validation loss"] = (epochs, [r["val_loss"] for r in history])
+            accuracies["validation"] = (epochs, [100 * r["val_accuracy"] for r in history])
+            caption += ("; validation is measured at the epoch's end on held-out images, as "
+                        "the network really is")
         body.append("<h2>Learning curves</h2><div class='row'>")
-        body.append(svg_chart({"training loss": (epochs, [r["loss"] for r in history]),
-                               "validation loss": (epochs, [r["val_loss"] for r in history])},
-                              "Loss per epoch", "epoch", "cross-entropy", log_y=True))
-        body.append(svg_chart({"training": (epochs, [100 * r["train_accuracy"] for r in history]),
-                               "validation": (epochs, [None if r["val_accuracy"] is None else
-                                                       100 * r["val_accuracy"] for r in history])},
-                              "Accuracy per epoch", "epoch", "accuracy (%)"))
-        body.append("</div><p>Training figures are averaged over each epoch as it was "
-                    "trained, with dropout and augmentation on; validation is measured at "
-                    "the epoch's end on held-out images, as the network really is.</p>")
+        body.append(svg_chart(losses, "Loss per epoch", "epoch", "cross-entropy", log_y=True))
+        body.append(svg_chart(accuracies, "Accuracy per epoch", "epoch", "accuracy (%)"))
+        body.append(f"</div><p>{caption}.</p>")
         body.append("<h2>How each layer learned (the training doctor)</h2><div class='row'>")
         layers = range(len(history[0]["layers"]))
         body.append(svg_chart({f"layer {i + 1}": (epochs, [r["layers"][i]["update_ratio"]
@@ -1424,10 +1426,10 @@ def main(argv=None):
                               f"{args.augment}, seed {args.seed}"),
                  ("epochs", f"{len(history)} of {args.epochs}"
                             + (" (stopped early)" if stopped else "")),
-                 ("test accuracy", f"{100 * test_accuracy:.2f}%"),
-                 ("validation accuracy", "-" if val_accuracy is None else
-                  f"{100 * val_accuracy:.2f}%"),
-                 ("time", f"{seconds:.1f} s")]
+                 ("test accuracy", f"{100 * test_accuracy:.2f}%")]
+        if val_accuracy is not None:
+            facts.append(("validation accuracy", f"{100 * val_accuracy:.2f}%"))
+        facts.append(("time", f"{seconds:.1f} s"))
         samples = None
         if augment is not None:
             one = np.repeat(X_train[:1], 8, axis=0)

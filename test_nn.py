@@ -1734,6 +1734,22 @@ def test_the_report_page_is_valid_and_shows_the_run(tmp_path, monkeypatch, capsy
     for svg in svgs:
         xml.etree.ElementTree.fromstring(svg)
     assert f"{accuracy}%" in text and "Confusion matrix" in text and "first layer" in text
+    assert "validation loss" in text and "validation accuracy" in text
+
+
+def test_a_report_without_validation_data_draws_no_empty_validation_curves(
+        tmp_path, monkeypatch, capsys):
+    """With --val-size 0 (the final run trains on every image) there is nothing to validate
+    on: the page leaves validation out rather than showing a legend with no line."""
+    mirror = tiny_dataset(tmp_path, monkeypatch)
+    page = tmp_path / "report.html"
+    assert mnist.run(["--mirror", mirror, "--data-dir", str(tmp_path / "data"), "--epochs", "2",
+                      "--hidden", "16", "--val-size", "0", "--report", str(page)]) == 0
+    text = page.read_text()
+    assert len(re.findall(r"<svg.*?</svg>", text, flags=re.S)) == 4
+    assert "training loss" in text
+    assert "validation loss" not in text and "validation accuracy" not in text
+    assert "held-out images" not in text
 
 
 def test_predict_reads_images_and_explains_what_it_needs(tmp_path, monkeypatch, capsys):
