@@ -174,6 +174,18 @@ class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
 OPENER = urllib.request.build_opener(HttpOnlyRedirects)
 
 
+def read_local(path, max_bytes):
+    """The bytes of a regular file of at most max_bytes (a FIFO or device would hang us,
+    /dev/zero would fill memory): for file:// mirrors and the cache."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path} is not a regular file")
+    if info.st_size > max_bytes:
+        raise DataError(f"{path} has {info.st_size:,} bytes, more than the file can be")
+    with open(path, "rb") as file:
+        return file.read(max_bytes + 1)
+
+
 def download(url, timeout, max_bytes, show_progress):
     """The body of `url` as bytes, at most max_bytes of it, with a progress line on stderr.
 
@@ -219,18 +231,6 @@ def download(url, timeout, max_bytes, show_progress):
     return b"".join(chunks)
 
 
-def read_local(path, max_bytes):
-    """The bytes of a regular file of at most max_bytes (a FIFO or device would hang us,
-    /dev/zero would fill memory): for file:// mirrors and the cache."""
-    info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path} is not a regular file")
-    if info.st_size > max_bytes:
-        raise DataError(f"{path} has {info.st_size:,} bytes, more than the file can be")
-    with open(path, "rb") as file:
-        return file.read(max_bytes + 1)
-
-
 def verify(data, name, sha256):
     """Raise DataError unless the SHA-256 of `data` is the expected one."""
     digest = hashlib.sha256(data).hexdigest()
@@ -254,6 +254,28 @@ def write_atomically(path, data):
     except BaseException:
         os.remove(temporary)
         raise
+
+
+def remove_leftovers(folder, name):
+    """Delete the temporary files (name*.partial) that a killed run left in the cache. A
+    live run writes one for well under a second, so ten minutes old means abandoned."""
+    try:
+        for path in folder.glob(name + "*.partial"):
+            if time.time() - path.lstat().st_mtime > 600:
+                path.unlink()
+    except OSError:
+        pass  # an unreadable cache is reported where it is read
+
+
+def describe(error):
+    """A one-line reason for a failed download, without a traceback."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        return f"{error.reason}"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return str(error)
 
 
 def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, unreachable=None):
@@ -317,28 +339,6 @@ def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, unreachabl
             log(f"warning: could not update the cache {path} ({describe(error)}); carrying on "
                 f"with the data in memory. Point --data-dir at a folder you can write to.")
     return data
-
-
-def remove_leftovers(folder, name):
-    """Delete the temporary files (name*.partial) that a killed run left in the cache. A
-    live run writes one for well under a second, so ten minutes old means abandoned."""
-    try:
-        for path in folder.glob(name + "*.partial"):
-            if time.time() - path.lstat().st_mtime > 600:
-                path.unlink()
-    except OSError:
-        pass  # an unreadable cache is reported where it is read
-
-
-def describe(error):
-    """A one-line reason for a failed download, without a traceback."""
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        return f"{error.reason}"
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
-    return str(error)
 
 
 def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, log=log,
@@ -1440,6 +1440,16 @@ def main(argv=None):
     return 0
 
 
+def quiet_broken_pipe():
+    """The reader of our output went away (python mnist.py | head): stop quietly, as Unix
+    tools do, pointing stdout at /dev/null so Python's final flush cannot complain."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is no real file (under a test runner, say): nothing will flush to it
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
+
+
 def run(argv=None):
     """main(), with expected failures turned into one readable message and an exit code."""
     try:
@@ -1452,16 +1462,6 @@ def run(argv=None):
     except KeyboardInterrupt:
         print("\nmnist.py: interrupted", file=sys.stderr)
         return 130
-
-
-def quiet_broken_pipe():
-    """The reader of our output went away (python mnist.py | head): stop quietly, as Unix
-    tools do, pointing stdout at /dev/null so Python's final flush cannot complain."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass  # stdout is no real file (under a test runner, say): nothing will flush to it
-    return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 
 
 if __name__ == "__main__":

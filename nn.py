@@ -6,7 +6,7 @@ A fully connected network (a multilayer perceptron) is a dict of arrays,
 
 and everything else is a plain function over such dicts: activations, layers, losses, the
 network's forward and backward pass, optimizers and a training loop; then, as later
-chapters, the measurements, a training doctor, saving and loading, and a gradient check.
+chapters, the measurements, a gradient check, a training doctor, and saving and loading.
 
 First reading: the heart of it is a dozen functions, in this order in the file: relu and
 relu_backward, init_params, dense and dense_backward, log_softmax and
@@ -135,6 +135,14 @@ def layer_sizes(params):
     return [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)]
 
 
+def check_features(X, params, name="X"):
+    """Raise unless X is (N, D) for a first layer W1 (D, H): cheap, so forward() runs it on
+    every batch."""
+    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
+        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
+                         f"{params['W1'].shape}; got shape {X.shape}")
+
+
 def check_inputs(X, params, name="X"):
     """Return X as an array (not copied); raise unless it is (N, D) for W1 (D, H), holds
     real numbers, and no NaN or infinity. Checked in chunks, so the check itself never
@@ -142,9 +150,7 @@ def check_inputs(X, params, name="X"):
     X = np.asarray(X)
     if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
-        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
-                         f"{params['W1'].shape}; got shape {X.shape}")
+    check_features(X, params, name)
     if np.issubdtype(X.dtype, np.floating):
         for start in range(0, len(X), 4096):
             if not np.isfinite(X[start:start + 4096]).all():
@@ -445,9 +451,7 @@ def forward(params, X, activation, dropout=0.0, rng=None):
     X (N, D) -> logits (N, C). The cache keeps what backward() needs.
     """
     f = ACTIVATIONS[activation][0]
-    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
-        raise ValueError(f"X must be (N, {params['W1'].shape[0]}) to match W1 "
-                         f"{params['W1'].shape}; got shape {X.shape}")
+    check_features(X, params)
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout is a probability in [0, 1); got {dropout}")
     if dropout > 0 and rng is None:
@@ -951,6 +955,67 @@ def precision_recall(counts):
     return precision, recall
 
 
+# ---------------------------------------------------------------- gradient check
+
+def gradient_check(params, X, targets, loss="cross_entropy", *, activation, dropout=0.0,
+                   step=1e-5, seed=0, entries=None):
+    """Check backward() against numerical differentiation; return the worst relative error.
+
+    Everything is copied to float64. For every entry P[j] of every parameter array P:
+        numeric[j] = (L(P[j] + step) - L(P[j] - step)) / (2 * step)     (central difference)
+    and error(P) = |analytic - numeric| / (|analytic| + |numeric|), with |.| the Euclidean
+    norm over the entries checked. The result is the largest error(P). A correct backward
+    gives about 1e-9; a wrong one, 1e-2 or more. NaN or infinity anywhere raises a
+    FloatingPointError: it is a failure, never a pass. With dropout, each evaluation
+    redraws the same masks from np.random.default_rng(seed). Costs two forward passes per
+    entry: use a handful of samples, and for a large network `entries=20` checks 20
+    entries of each array, drawn from default_rng(seed). relu has a kink at z = 0, where
+    no derivative exists: give the biases small random values first, or a row of inputs
+    that dropout zeroed makes z exactly 0 (= the zero bias) and the check reports a false
+    alarm.
+    """
+    check_choice("activation", activation, list(ACTIVATIONS))
+    check_choice("loss", loss, list(LOSSES))
+    check_params(params)
+    X = check_inputs(X, params).astype(np.float64)
+    params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
+    loss_fn = LOSSES[loss]
+
+    def loss_and_grads():
+        rng = np.random.default_rng(seed)
+        logits, cache = forward(params, X, activation, dropout, rng)
+        loss_value, dlogits = loss_fn(logits, targets)
+        return loss_value, cache, dlogits
+
+    _, cache, dlogits = loss_and_grads()
+    analytic = backward(params, cache, dlogits)
+    pick = np.random.default_rng(seed)
+    worst = 0.0
+    for key, param in params.items():
+        flat = param.reshape(-1)                                   # a view: writes reach param
+        checked = np.arange(flat.size)
+        if entries is not None and entries < flat.size:
+            checked = pick.choice(flat.size, size=entries, replace=False)
+        numeric = np.zeros(len(checked))
+        for n, j in enumerate(checked):
+            saved = flat[j]
+            flat[j] = saved + step
+            loss_plus = loss_and_grads()[0]
+            flat[j] = saved - step
+            loss_minus = loss_and_grads()[0]
+            flat[j] = saved
+            numeric[n] = (loss_plus - loss_minus) / (2 * step)
+        exact = analytic[key].reshape(-1)[checked]
+        if not (np.isfinite(exact).all() and np.isfinite(numeric).all()):
+            raise FloatingPointError(f"gradient check of {key}: NaN or infinity in the "
+                                     f"{'analytic' if not np.isfinite(exact).all() else 'numeric'}"
+                                     f" gradient; check the targets and backward()")
+        scale = np.linalg.norm(exact) + np.linalg.norm(numeric)
+        error = np.linalg.norm(exact - numeric) / max(scale, 1e-300)
+        worst = max(worst, float(error))
+    return worst
+
+
 # ---------------------------------------------------------------- the training doctor
 # The checks that experts run by hand when a network will not learn, as code: diagnose()
 # reads the history that train() returns, sanity_check() tries the setup before a long run,
@@ -1208,42 +1273,6 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
 RESERVED_INFO = ("sizes", "activation")
 
 
-def save(path, params, activation, **info):
-    """Save a network to an .npz file that load() alone turns back into a usable model.
-
-    Stores the arrays of params, the layer sizes, the activation, and each keyword in
-    info (numbers, strings, or lists of them: e.g. seed=0, test_accuracy=0.98). Written
-    to a new temporary file of a unique name beside path (opened exclusively, so nothing
-    planted there is followed or shared), read back to verify, then renamed over path:
-    readers see the old file or the new one, never half of one.
-    """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    arrays = dict(params)
-    arrays["sizes"] = np.array(layer_sizes(params))
-    arrays["activation"] = np.array(activation)
-    for key, value in info.items():
-        if key in RESERVED_INFO:
-            raise ValueError(f"info {key!r} is reserved: load() fills info[{key!r}] itself")
-        value = np.asarray(value)
-        if value.dtype == object:
-            raise TypeError(f"info {key!r} must be a number, a string or a list of them "
-                            f"(it is saved without pickle); got {type(info[key]).__name__}")
-        arrays["info_" + key] = value
-    path = os.fspath(path)
-    temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.partial"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **arrays)
-        written, _ = load(temporary)
-        if any(not np.array_equal(written[key], params[key]) for key in params):
-            raise OSError(f"{temporary} did not read back as written")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def read_array(data, key, path, max_bytes):
     """data[key] from an open .npz, refused unstored or larger than max_bytes unpacked
     (checked before reading, so a crafted file cannot make us allocate gigabytes)."""
@@ -1306,62 +1335,37 @@ def load(path):
     return params, info
 
 
-# ---------------------------------------------------------------- gradient check
+def save(path, params, activation, **info):
+    """Save a network to an .npz file that load() alone turns back into a usable model.
 
-def gradient_check(params, X, targets, loss="cross_entropy", *, activation, dropout=0.0,
-                   step=1e-5, seed=0, entries=None):
-    """Check backward() against numerical differentiation; return the worst relative error.
-
-    Everything is copied to float64. For every entry P[j] of every parameter array P:
-        numeric[j] = (L(P[j] + step) - L(P[j] - step)) / (2 * step)     (central difference)
-    and error(P) = |analytic - numeric| / (|analytic| + |numeric|), with |.| the Euclidean
-    norm over the entries checked. The result is the largest error(P). A correct backward
-    gives about 1e-9; a wrong one, 1e-2 or more. NaN or infinity anywhere raises a
-    FloatingPointError: it is a failure, never a pass. With dropout, each evaluation
-    redraws the same masks from np.random.default_rng(seed). Costs two forward passes per
-    entry: use a handful of samples, and for a large network `entries=20` checks 20
-    entries of each array, drawn from default_rng(seed). relu has a kink at z = 0, where
-    no derivative exists: give the biases small random values first, or a row of inputs
-    that dropout zeroed makes z exactly 0 (= the zero bias) and the check reports a false
-    alarm.
+    Stores the arrays of params, the layer sizes, the activation, and each keyword in
+    info (numbers, strings, or lists of them: e.g. seed=0, test_accuracy=0.98). Written
+    to a new temporary file of a unique name beside path (opened exclusively, so nothing
+    planted there is followed or shared), read back to verify, then renamed over path:
+    readers see the old file or the new one, never half of one.
     """
     check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
-    check_params(params)
-    X = check_inputs(X, params).astype(np.float64)
-    params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
-    loss_fn = LOSSES[loss]
-
-    def loss_and_grads():
-        rng = np.random.default_rng(seed)
-        logits, cache = forward(params, X, activation, dropout, rng)
-        loss_value, dlogits = loss_fn(logits, targets)
-        return loss_value, cache, dlogits
-
-    _, cache, dlogits = loss_and_grads()
-    analytic = backward(params, cache, dlogits)
-    pick = np.random.default_rng(seed)
-    worst = 0.0
-    for key, param in params.items():
-        flat = param.reshape(-1)                                   # a view: writes reach param
-        checked = np.arange(flat.size)
-        if entries is not None and entries < flat.size:
-            checked = pick.choice(flat.size, size=entries, replace=False)
-        numeric = np.zeros(len(checked))
-        for n, j in enumerate(checked):
-            saved = flat[j]
-            flat[j] = saved + step
-            loss_plus = loss_and_grads()[0]
-            flat[j] = saved - step
-            loss_minus = loss_and_grads()[0]
-            flat[j] = saved
-            numeric[n] = (loss_plus - loss_minus) / (2 * step)
-        exact = analytic[key].reshape(-1)[checked]
-        if not (np.isfinite(exact).all() and np.isfinite(numeric).all()):
-            raise FloatingPointError(f"gradient check of {key}: NaN or infinity in the "
-                                     f"{'analytic' if not np.isfinite(exact).all() else 'numeric'}"
-                                     f" gradient; check the targets and backward()")
-        scale = np.linalg.norm(exact) + np.linalg.norm(numeric)
-        error = np.linalg.norm(exact - numeric) / max(scale, 1e-300)
-        worst = max(worst, float(error))
-    return worst
+    arrays = dict(params)
+    arrays["sizes"] = np.array(layer_sizes(params))
+    arrays["activation"] = np.array(activation)
+    for key, value in info.items():
+        if key in RESERVED_INFO:
+            raise ValueError(f"info {key!r} is reserved: load() fills info[{key!r}] itself")
+        value = np.asarray(value)
+        if value.dtype == object:
+            raise TypeError(f"info {key!r} must be a number, a string or a list of them "
+                            f"(it is saved without pickle); got {type(info[key]).__name__}")
+        arrays["info_" + key] = value
+    path = os.fspath(path)
+    temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.partial"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            np.savez(file, **arrays)
+        written, _ = load(temporary)
+        if any(not np.array_equal(written[key], params[key]) for key in params):
+            raise OSError(f"{temporary} did not read back as written")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)

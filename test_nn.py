@@ -66,6 +66,14 @@ def spiral(n_per_class=100, n_classes=3, seed=0):
     return np.concatenate(X).astype(np.float32), np.concatenate(labels)
 
 
+@pytest.fixture
+def small():
+    """A 4-5-3 network and six samples, two of each class: for the checks of bad input."""
+    params = nn.init_params([4, 5, 3], rng=np.random.default_rng(0))
+    X = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
+    return params, X, np.array([0, 1, 2, 0, 1, 2])
+
+
 # ---------------------------------------------------------------- shapes
 
 @pytest.mark.parametrize("sizes", [[3, 2], [4, 5, 3], [6, 8, 7, 5, 10], [784, 16, 10]])
@@ -540,137 +548,7 @@ def test_predict_converts_float64_input_chunk_by_chunk_with_the_same_result(smal
                                   nn.predict(params, X, "relu"))
 
 
-# ---------------------------------------------------------------- saving
-
-def test_save_and_load_give_identical_predictions(tmp_path):
-    """A saved model carries its sizes, activation and info: load() alone rebuilds it exactly,
-    and nothing but model.npz is left behind."""
-    X, labels = spiral()
-    params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
-    nn.train(params, X, labels, epochs=2, activation="tanh")
-    path = tmp_path / "model.npz"
-    nn.save(path, params, activation="tanh", seed=3, note="spiral", digests=["a", "b"])
-    loaded, info = nn.load(path)
-    assert info == {"sizes": [2, 16, 3], "activation": "tanh", "seed": 3, "note": "spiral",
-                    "digests": ["a", "b"]}
-    for key in params:
-        assert np.array_equal(loaded[key], params[key]) and loaded[key].dtype == np.float32
-    np.testing.assert_array_equal(nn.predict(loaded, X, info["activation"]),
-                                  nn.predict(params, X, "tanh"))
-    with np.load(path, allow_pickle=False) as data:
-        assert "W1" in data.files
-    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
-
-
-def test_save_refuses_what_would_need_pickle(tmp_path):
-    """Models load with allow_pickle=False, so save() refuses info that would need pickle."""
-    params = nn.init_params([2, 3])
-    with pytest.raises(TypeError, match="without pickle"):
-        nn.save(tmp_path / "model.npz", params, "relu", settings={"lr": 0.1})
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_load_rejects_files_that_are_not_models(tmp_path):
-    """A zip that is not a model, an npz without a model's arrays, a missing file: each a clear
-    error."""
-    junk = tmp_path / "junk.npz"
-    junk.write_bytes(b"PK\x03\x04 this is not a zip file")
-    with pytest.raises(ValueError, match="not a model"):
-        nn.load(junk)
-    arrays_only = tmp_path / "arrays.npz"
-    np.savez(arrays_only, W1=np.ones((2, 2)))
-    with pytest.raises(ValueError, match="not a model"):
-        nn.load(arrays_only)
-    with pytest.raises(FileNotFoundError):
-        nn.load(tmp_path / "missing.npz")
-
-
-def test_save_uses_a_unique_temporary_file_and_leaves_a_planted_link_alone(tmp_path):
-    """save() once wrote to path + '.partial': a link planted there redirected the write."""
-    params = nn.init_params([2, 3])
-    victim = tmp_path / "victim.txt"
-    victim.write_text("precious")
-    path = tmp_path / "model.npz"
-    os.symlink(victim, str(path) + ".partial")
-    nn.save(path, params, "relu")
-    assert victim.read_text() == "precious" and os.path.islink(str(path) + ".partial")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "model.npz.partial",
-                                                          "victim.txt"]
-    with pytest.raises(ValueError, match="reserved"):
-        nn.save(path, params, "relu", sizes=[9, 9])
-
-
-def test_two_processes_saving_to_one_path_never_leave_a_broken_file(tmp_path):
-    """Two processes saving to one path, 40 times each: a reader never finds a half-written file."""
-    path = tmp_path / "model.npz"
-    writer = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import nn\n"
-              "params = nn.init_params([30, 40, 10], rng=int(sys.argv[3]))\n"
-              "for _ in range(40): nn.save(sys.argv[2], params, 'relu')\n")
-    here = os.path.dirname(os.path.abspath(__file__))
-    writers = [subprocess.Popen([sys.executable, "-c", writer, here, str(path), str(seed)])
-               for seed in (1, 2)]
-    loads = 0
-    while any(w.poll() is None for w in writers) or loads == 0:
-        if path.exists():
-            params, info = nn.load(path)         # raises if the file were ever half written
-            assert info["sizes"] == [30, 40, 10]
-            loads += 1
-    assert all(w.wait() == 0 for w in writers)
-    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
-
-
-def malformed_model(path, change):
-    """Save a good little model, then rewrite it with `change` applied to its arrays."""
-    nn.save(path, nn.init_params([3, 4, 2]), "relu")
-    with np.load(path) as data:
-        arrays = {key: data[key] for key in data.files}
-    change(arrays)
-    np.savez(path, **arrays)
-
-
-@pytest.mark.parametrize("change, message", [
-    (lambda a: a.update(sizes=np.array(3)), "sizes"),
-    (lambda a: a.update(sizes=np.array([3])), "sizes"),
-    (lambda a: a.update(sizes=np.array([[3, 4, 2]])), "sizes"),
-    (lambda a: a.update(W1=np.full((3, 4), "x")), "not real floats"),
-    (lambda a: a.update(W1=a["W1"] * np.nan), "NaN or infinity"),
-    (lambda a: a.update(W1=a["W1"] + 1j), "not real floats"),
-    (lambda a: a.update(b1=np.zeros(1, np.float32)), r"shape \(4,\)"),
-    (lambda a: a.update(activation=np.array("swish")), "unknown activation"),
-    (lambda a: a.update(W2=np.zeros((2000, 2000), np.float32)), "unpacks to 16,000,128 bytes"),
-    (lambda a: a.update(info_note=np.zeros(400_000)), "unpacks to"),
-    (lambda a: a.pop("b2"), "has no 'b2'"),
-])
-def test_load_refuses_malformed_models_naming_the_file(tmp_path, change, message):
-    """A damaged or hostile model file is refused with its name and the reason, before it can
-    be evaluated at chance or make us allocate gigabytes."""
-    path = tmp_path / "bad.npz"
-    malformed_model(path, change)
-    with pytest.raises(ValueError, match=message) as error:
-        nn.load(path)
-    assert str(path) in str(error.value)
-
-
-def test_load_reads_only_the_arrays_a_model_has(tmp_path):
-    """Arrays a model does not have are not read; a single .npy is no model."""
-    path = tmp_path / "extra.npz"
-    malformed_model(path, lambda a: a.update(junk=np.zeros(10)))
-    params, info = nn.load(path)
-    assert sorted(params) == ["W1", "W2", "b1", "b2"] and "junk" not in info
-    one_array = tmp_path / "one.npy"
-    np.save(one_array, np.zeros(3))
-    with pytest.raises(ValueError, match="not a model saved by nn.save"):
-        nn.load(one_array)
-
-
 # ---------------------------------------------------------------- bad input
-
-@pytest.fixture
-def small():
-    params = nn.init_params([4, 5, 3], rng=np.random.default_rng(0))
-    X = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
-    return params, X, np.array([0, 1, 2, 0, 1, 2])
-
 
 @pytest.mark.parametrize("change, error, message", [
     (lambda p, X, y: (p, X[:, :3], y, {}), ValueError, r"X must be \(N, 4\)"),
@@ -964,6 +842,129 @@ def test_find_lr_suggests_a_rate_that_trains_and_leaves_params_untouched():
     assert nn.accuracy(labels, nn.predict(params, X, "relu")) >= 0.9
 
 
+# ---------------------------------------------------------------- saving
+
+def test_save_and_load_give_identical_predictions(tmp_path):
+    """A saved model carries its sizes, activation and info: load() alone rebuilds it exactly,
+    and nothing but model.npz is left behind."""
+    X, labels = spiral()
+    params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
+    nn.train(params, X, labels, epochs=2, activation="tanh")
+    path = tmp_path / "model.npz"
+    nn.save(path, params, activation="tanh", seed=3, note="spiral", digests=["a", "b"])
+    loaded, info = nn.load(path)
+    assert info == {"sizes": [2, 16, 3], "activation": "tanh", "seed": 3, "note": "spiral",
+                    "digests": ["a", "b"]}
+    for key in params:
+        assert np.array_equal(loaded[key], params[key]) and loaded[key].dtype == np.float32
+    np.testing.assert_array_equal(nn.predict(loaded, X, info["activation"]),
+                                  nn.predict(params, X, "tanh"))
+    with np.load(path, allow_pickle=False) as data:
+        assert "W1" in data.files
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_save_refuses_what_would_need_pickle(tmp_path):
+    """Models load with allow_pickle=False, so save() refuses info that would need pickle."""
+    params = nn.init_params([2, 3])
+    with pytest.raises(TypeError, match="without pickle"):
+        nn.save(tmp_path / "model.npz", params, "relu", settings={"lr": 0.1})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_rejects_files_that_are_not_models(tmp_path):
+    """A zip that is not a model, an npz without a model's arrays, a missing file: each a clear
+    error."""
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 this is not a zip file")
+    with pytest.raises(ValueError, match="not a model"):
+        nn.load(junk)
+    arrays_only = tmp_path / "arrays.npz"
+    np.savez(arrays_only, W1=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="not a model"):
+        nn.load(arrays_only)
+    with pytest.raises(FileNotFoundError):
+        nn.load(tmp_path / "missing.npz")
+
+
+def test_save_uses_a_unique_temporary_file_and_leaves_a_planted_link_alone(tmp_path):
+    """save() once wrote to path + '.partial': a link planted there redirected the write."""
+    params = nn.init_params([2, 3])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    path = tmp_path / "model.npz"
+    os.symlink(victim, str(path) + ".partial")
+    nn.save(path, params, "relu")
+    assert victim.read_text() == "precious" and os.path.islink(str(path) + ".partial")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "model.npz.partial",
+                                                          "victim.txt"]
+    with pytest.raises(ValueError, match="reserved"):
+        nn.save(path, params, "relu", sizes=[9, 9])
+
+
+def test_two_processes_saving_to_one_path_never_leave_a_broken_file(tmp_path):
+    """Two processes saving to one path, 40 times each: a reader never finds a half-written file."""
+    path = tmp_path / "model.npz"
+    writer = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import nn\n"
+              "params = nn.init_params([30, 40, 10], rng=int(sys.argv[3]))\n"
+              "for _ in range(40): nn.save(sys.argv[2], params, 'relu')\n")
+    here = os.path.dirname(os.path.abspath(__file__))
+    writers = [subprocess.Popen([sys.executable, "-c", writer, here, str(path), str(seed)])
+               for seed in (1, 2)]
+    loads = 0
+    while any(w.poll() is None for w in writers) or loads == 0:
+        if path.exists():
+            params, info = nn.load(path)         # raises if the file were ever half written
+            assert info["sizes"] == [30, 40, 10]
+            loads += 1
+    assert all(w.wait() == 0 for w in writers)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def malformed_model(path, change):
+    """Save a good little model, then rewrite it with `change` applied to its arrays."""
+    nn.save(path, nn.init_params([3, 4, 2]), "relu")
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update(sizes=np.array(3)), "sizes"),
+    (lambda a: a.update(sizes=np.array([3])), "sizes"),
+    (lambda a: a.update(sizes=np.array([[3, 4, 2]])), "sizes"),
+    (lambda a: a.update(W1=np.full((3, 4), "x")), "not real floats"),
+    (lambda a: a.update(W1=a["W1"] * np.nan), "NaN or infinity"),
+    (lambda a: a.update(W1=a["W1"] + 1j), "not real floats"),
+    (lambda a: a.update(b1=np.zeros(1, np.float32)), r"shape \(4,\)"),
+    (lambda a: a.update(activation=np.array("swish")), "unknown activation"),
+    (lambda a: a.update(W2=np.zeros((2000, 2000), np.float32)), "unpacks to 16,000,128 bytes"),
+    (lambda a: a.update(info_note=np.zeros(400_000)), "unpacks to"),
+    (lambda a: a.pop("b2"), "has no 'b2'"),
+])
+def test_load_refuses_malformed_models_naming_the_file(tmp_path, change, message):
+    """A damaged or hostile model file is refused with its name and the reason, before it can
+    be evaluated at chance or make us allocate gigabytes."""
+    path = tmp_path / "bad.npz"
+    malformed_model(path, change)
+    with pytest.raises(ValueError, match=message) as error:
+        nn.load(path)
+    assert str(path) in str(error.value)
+
+
+def test_load_reads_only_the_arrays_a_model_has(tmp_path):
+    """Arrays a model does not have are not read; a single .npy is no model."""
+    path = tmp_path / "extra.npz"
+    malformed_model(path, lambda a: a.update(junk=np.zeros(10)))
+    params, info = nn.load(path)
+    assert sorted(params) == ["W1", "W2", "b1", "b2"] and "junk" not in info
+    one_array = tmp_path / "one.npy"
+    np.save(one_array, np.zeros(3))
+    with pytest.raises(ValueError, match="not a model saved by nn.save"):
+        nn.load(one_array)
+
+
 # ================================================================ mnist.py: data and command line
 # Every file here is made by the test: small IDX files, served from a folder (file://) or
 # from a web server on 127.0.0.1. Nothing reaches the internet or ../shared.
@@ -994,6 +995,12 @@ def mirror_folder(folder, files):
     return folder.resolve().as_uri() + "/"
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a log line per request in the test output."""
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture
 def web_server(tmp_path):
     """Serve tmp_path/www over HTTP on 127.0.0.1; yield its base URL."""
@@ -1006,11 +1013,6 @@ def web_server(tmp_path):
     yield f"http://127.0.0.1:{server.server_address[1]}/", root
     server.shutdown()
     server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def closed_port_url():
