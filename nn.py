@@ -514,7 +514,7 @@ def backward(params, cache, dlogits):
 
 # Numbers below 1.2e-38 ("denormals") cost the CPU 10 to 50 times longer per operation
 # (measured here). The running average of a weight whose gradient stays 0 (a pixel almost
-# never inked), SGD's velocity or Adam's m, shrinks by its factor every step and reaches
+# never inked), SGD's velocity or Adam's M, shrinks by its factor every step and reaches
 # them within a few hundred steps: after two MNIST epochs 1% of W1's m was denormal. So
 # every FLUSH_EVERY steps the optimizers set their averages' entries below TINY to 0. Such
 # an entry moves its weight by less than 1e-22 a step (about lr * v, or m / eps for Adam):
@@ -557,7 +557,7 @@ def sgd_step(params, grads, state, lr, momentum=0.0, nesterov=False, weight_deca
 # Adam reads and writes four arrays as large as the weights a dozen times a step. A
 # 784 x 1024 float32 matrix is 3.2 MB, more than a core's cache, so a pass over a whole
 # array at a time goes out to memory, every pass. Done on slices of BLOCK = 32K elements
-# (128 KB), the five slices a step works on (P, g, m, s and a scratch one) take 640 KB and
+# (128 KB), the five slices a step works on (P, g, M, S and a scratch one) take 640 KB and
 # stay in a core's 1 MB cache for all the passes. On MNIST's default network (2-core Xeon)
 # Adam's step took 9.2 ms on whole arrays, 7.0 ms on 64K slices (1.3 MB, more than that
 # cache) and 6.75 ms on 32K slices (medians of 4 runs). The math is unchanged.
@@ -580,35 +580,42 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
         s = beta2 * s + (1 - beta2) * g**2       (running mean of g**2, starts at 0)
         P = P - lr * m_hat / (sqrt(s_hat) + eps)
     where m_hat = m / (1 - beta1**t) and s_hat = s / (1 - beta2**t) undo the pull towards
-    zero of the first steps. The code folds both corrections into step_size and eps_hat:
-        lr * m_hat / (sqrt(s_hat) + eps) = step_size * m / (sqrt(s) + eps_hat)
-    Weight decay: see above.
+    zero of the first steps. Weight decay: see above.
+
+    The code keeps running *sums* instead of means, M = m / (1 - beta1) and
+    S = s / (1 - beta2), so each update is a multiply shorter:
+        M = beta1 * M + g        S = beta2 * S + g**2
+    and folds every constant, the bias corrections included, into step_size and eps_hat:
+        lr * m_hat / (sqrt(s_hat) + eps) = step_size * M / (sqrt(S) + eps_hat)
+    That is 10 passes over the weights' size a step instead of 12: Adam's step took 7% less
+    time on MNIST's default network (6.31 against 6.91 ms, median of 120 steps each).
     """
     if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
         raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1} and {beta2}: at 1 "
                          f"the running means never forget and the bias correction divides by 0")
     t = state.get("t", 0) + 1
     state["t"] = t
-    step_size = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-    eps_hat = eps * math.sqrt(1 - beta2 ** t)
+    sums_to_means = math.sqrt((1 - beta2 ** t) / (1 - beta2))
+    step_size = lr * (1 - beta1) / (1 - beta1 ** t) * sums_to_means
+    eps_hat = eps * sums_to_means
     for key, P in params.items():
         if key not in state:
-            state[key] = {"m": np.zeros_like(P), "s": np.zeros_like(P)}
+            state[key] = {"M": np.zeros_like(P), "S": np.zeros_like(P)}
         work = state.setdefault("work", np.empty(BLOCK, dtype=P.dtype))
         if weight_decay and key.startswith("W"):
             P *= 1 - lr * weight_decay
-        for p, g, m, s in in_slices(P, grads[key], state[key]["m"], state[key]["s"]):
+        for p, g, M, S in in_slices(P, grads[key], state[key]["M"], state[key]["S"]):
             w = work[:len(p)]
-            m *= beta1
-            m += np.multiply(g, 1 - beta1, out=w)                # m = beta1 m + (1 - beta1) g
-            s *= beta2
-            s += np.multiply(np.square(g, out=w), 1 - beta2, out=w)  # s = beta2 s + (1-beta2) g**2
-            np.sqrt(s, out=w)
-            w += eps_hat                                         # sqrt(s) + eps_hat
-            p -= np.multiply(np.divide(m, w, out=w), step_size, out=w)  # P -= step_size m / ...
+            M *= beta1
+            M += g                                               # M = beta1 M + g
+            S *= beta2
+            S += np.square(g, out=w)                             # S = beta2 S + g**2
+            np.sqrt(S, out=w)
+            w += eps_hat                                         # sqrt(S) + eps_hat
+            p -= np.multiply(np.divide(M, w, out=w), step_size, out=w)  # P -= step_size M / ...
             if t % FLUSH_EVERY == 0:                             # keep denormals away
-                m[np.abs(m, out=w) < TINY] = 0
-                s[s < TINY] = 0
+                M[np.abs(M, out=w) < TINY] = 0
+                S[S < TINY] = 0
 
 
 OPTIMIZERS = {"sgd": sgd_step, "adam": adam_step}
