@@ -554,7 +554,7 @@ def sgd_step(params, grads, state, lr, momentum=0.0, nesterov=False, weight_deca
             velocity[np.abs(velocity, out=work) < TINY] = 0
 
 
-# Adam reads and writes four arrays as large as the weights a dozen times a step. A
+# Adam makes ten passes a step over arrays as large as the weights (P, g, M, S). A
 # 784 x 1024 float32 matrix is 3.2 MB, more than a core's cache, so a pass over a whole
 # array at a time goes out to memory, every pass. Done on slices of BLOCK = 32K elements
 # (128 KB), the five slices a step works on (P, g, M, S and a scratch one) take 640 KB and
