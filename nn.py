@@ -586,7 +586,10 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
     S = s / (1 - beta2), so each update is a multiply shorter:
         M = beta1 * M + g        S = beta2 * S + g**2
     and folds every constant, the bias corrections included, into step_size and eps_hat:
-        lr * m_hat / (sqrt(s_hat) + eps) = step_size * M / (sqrt(S) + eps_hat)
+        lr * m_hat / (sqrt(s_hat) + eps) = step_size * M / (sqrt(S) + eps_hat),  where
+        r = sqrt(S / s_hat) = sqrt((1 - beta2**t) / (1 - beta2)),
+        step_size = lr * (m_hat / M) * r = lr * (1 - beta1) / (1 - beta1**t) * r,
+        eps_hat = eps * r.
     That is 10 passes over the weights' size a step instead of 12: Adam's step took 7% less
     time on MNIST's default network (6.31 against 6.91 ms, median of 120 steps each).
     """
@@ -595,9 +598,9 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
                          f"the running means never forget and the bias correction divides by 0")
     t = state.get("t", 0) + 1
     state["t"] = t
-    sums_to_means = math.sqrt((1 - beta2 ** t) / (1 - beta2))
-    step_size = lr * (1 - beta1) / (1 - beta1 ** t) * sums_to_means
-    eps_hat = eps * sums_to_means
+    r = math.sqrt((1 - beta2 ** t) / (1 - beta2))                 # sqrt(S / s_hat)
+    step_size = lr * (1 - beta1) / (1 - beta1 ** t) * r
+    eps_hat = eps * r
     for key, P in params.items():
         if key not in state:
             state[key] = {"M": np.zeros_like(P), "S": np.zeros_like(P)}
