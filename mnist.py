@@ -1,6 +1,6 @@
 """mnist.py: teach nn.py's network to read handwritten digits, and show what it learned.
 
-    python mnist.py                  # download MNIST once, train (3-4 min on 2 cores), report
+    python mnist.py                  # download MNIST once, train (3-5 min on 2 cores), report
     python mnist.py --help           # every knob, with its default
     python mnist.py --epochs 1       # a quick smoke run
     python mnist.py --report report.html               # also a page of pictures of the run

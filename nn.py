@@ -604,7 +604,9 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
     for key, P in params.items():
         if key not in state:
             state[key] = {"M": np.zeros_like(P), "S": np.zeros_like(P)}
-        work = state.setdefault("work", np.empty(BLOCK, dtype=P.dtype))
+        if "work" not in state:                                  # one scratch slice for all
+            state["work"] = np.empty(BLOCK, dtype=P.dtype)
+        work = state["work"]
         if weight_decay and key.startswith("W"):
             P *= 1 - lr * weight_decay
         for p, g, M, S in in_slices(P, grads[key], state[key]["M"], state[key]["S"]):
