@@ -1,6 +1,6 @@
 """mnist.py: teach nn.py's network to read handwritten digits, and show what it learned.
 
-    python mnist.py                  # download MNIST once, train (3-5 min on 2 cores), report
+    python mnist.py                  # download MNIST once, train, report (about 2 min on 2 cores)
     python mnist.py --help           # every knob, with its default
     python mnist.py --epochs 1       # a quick smoke run
     python mnist.py --report report.html               # also a page of pictures of the run
@@ -9,13 +9,11 @@
     python mnist.py --dataset fashion                  # Fashion-MNIST instead
     python mnist.py --mirror /path/to/folder           # offline, from a folder of the .gz files
 
-The story of a run is main(), near the end: everything above it is a helper it calls, in
-the order data (fetching, reading, augmenting), pictures (text, PNG, your own digits), the
-report page, and the command line. Everything about the network itself (training loop,
-metrics, the doctor, saving) is nn.py's. The data is fetched from a list of mirrors, each
-file checked by the SHA-256 of its decompressed bytes, and cached in --data-dir. 5,000 of
-the 60,000 training images are held out to choose settings by; the test set is used once,
-at the end.
+The story of a run is main(), just below; the helpers follow in the order it calls them,
+and the plumbing (command line, downloads, PNG files, the report page) is an appendix at
+the end. Everything about the network itself (training, metrics, the doctor, saving) is
+nn.py's. 5,000 of the 60,000 training images are held out to choose settings by; the test
+set is used once, at the end.
 """
 import argparse
 import base64
@@ -27,6 +25,7 @@ import io
 import math
 import os
 import signal
+import socket
 import stat
 import struct
 import sys
@@ -42,17 +41,10 @@ import numpy as np
 
 import nn
 
-# ---------------------------------------------------------------- the datasets
-
-FILES = {  # name: decompressed size in bytes, the same for MNIST and Fashion-MNIST
-    "train-images-idx3-ubyte": 47_040_016,
-    "train-labels-idx1-ubyte": 60_008,
-    "t10k-images-idx3-ubyte": 7_840_016,
-    "t10k-labels-idx1-ubyte": 10_008,
-}
-
 DATASETS = {
     "mnist": {
+        "classes": [str(digit) for digit in range(10)],
+        "flips": False,  # a mirrored digit is not that digit (or any)
         "mirrors": [
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -68,10 +60,11 @@ DATASETS = {
             "t10k-labels-idx1-ubyte":
                 "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
         },
-        "classes": [str(digit) for digit in range(10)],
-        "flips": False,  # a mirrored digit is not that digit (or any)
     },
     "fashion": {
+        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                    "Sneaker", "Bag", "Ankle boot"],
+        "flips": True,  # a mirrored shoe is still a shoe
         "mirrors": [
             "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
             "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
@@ -87,14 +80,118 @@ DATASETS = {
             "t10k-labels-idx1-ubyte":
                 "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         },
-        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                    "Sneaker", "Bag", "Ankle boot"],
-        "flips": True,  # a mirrored shoe is still a shoe
     },
 }
 
-GZIP_MAGIC = b"\x1f\x8b"
 
+def main(argv=None):
+    """The story of a run: the data, a network, training, the test set, the report."""
+    args = parse_args(argv)
+    if args.predict and not args.load:
+        raise DataError("--predict needs a saved network to ask: train and save one with "
+                        "'python mnist.py --save model.npz', then 'python mnist.py --load "
+                        "model.npz --predict IMAGE'")
+    if args.load:
+        return use_saved_network(args)         # --predict, or the test set, with a saved one
+    for path in (args.save, args.report):
+        if path:
+            check_writable(path)               # before training, not after it
+    started = time.perf_counter()
+    spec = DATASETS[args.dataset]
+    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
+    busy_machine_hint()
+    X_train, train_labels, X_val, val_labels = split_off_validation(data, args.val_size)
+    sizes = [X_train.shape[1], *args.hidden, len(spec["classes"])]
+    rng = np.random.default_rng(args.seed)
+    init = "he" if args.activation in ("relu", "leaky_relu") else "glorot"
+    params = nn.init_params(sizes, rng=rng, init=init)
+    if args.find_lr:
+        return run_find_lr(params, X_train, train_labels, args)
+    print(f"{args.dataset}: {len(X_train):,} training, {args.val_size:,} validation, "
+          f"{len(data['test_labels']):,} test images; network {'-'.join(map(str, sizes))}, "
+          f"{args.activation}, {args.optimizer} lr {args.lr:g}, augment {args.augment}"
+          f"{' + mirror' if spec['flips'] else ''}, seed {args.seed}")
+    if args.doctor:
+        run_doctor(params, X_train, train_labels, args)
+
+    augment = make_augment(args, spec["flips"])
+    should_stop = install_interrupt_handler()
+    history = nn.train(params, X_train, train_labels, X_val=X_val, targets_val=val_labels,
+                       rng=rng, augment=augment, should_stop=should_stop,
+                       on_epoch=lambda record: print_epoch(record, args.epochs),
+                       **training_settings(args))
+    stopped = should_stop()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the network
+    if stopped:
+        log(f"stopped early during epoch {len(history) + 1}, after "
+            f"{plural(len(history), 'complete epoch')}; the network reported"
+            f"{' and saved' if args.save else ''} includes the steps of the partial epoch")
+
+    X_test, test_labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
+    probs = nn.softmax(nn.outputs(params, X_test, args.activation))       # (10000, 10)
+    test_accuracy = nn.accuracy(test_labels, probs.argmax(axis=1))
+    if args.save:
+        save_network(args, params, history, test_accuracy, stopped)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    print_doctor(history, sizes)
+    print_report(probs, test_labels, data["test_images"], spec["classes"], args.show)
+    seconds = time.perf_counter() - started
+    print(f"\ntotal time {seconds:.1f} s")
+    if args.report:
+        write_run_report(args, sizes, history, params, probs, data, X_train, test_accuracy,
+                         seconds, stopped, augment)
+    return 0
+
+
+def training_settings(args):
+    """nn.train's settings from the command line's."""
+    return {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+            "optimizer": args.optimizer, "momentum": args.momentum,
+            "weight_decay": args.weight_decay, "activation": args.activation,
+            "dropout": args.dropout, "schedule": args.schedule, "final_lr": args.final_lr}
+
+
+def save_network(args, params, history, test_accuracy, stopped):
+    """--save: the network, with what it was trained on, how, and how well it did."""
+    val_accuracy = history[-1]["val_accuracy"] if history else None
+    digests = [f"{name} {digest}" for name, digest in DATASETS[args.dataset]["sha256"].items()]
+    settings = {key: value for key, value in training_settings(args).items()
+                if key != "activation"}
+    nn.save(args.save, params, args.activation, dataset=args.dataset, seed=args.seed,
+            hidden=args.hidden, epochs_completed=len(history), data_sha256=digests,
+            val_size=args.val_size, test_accuracy=test_accuracy, augment=args.augment,
+            val_accuracy=np.nan if val_accuracy is None else val_accuracy,
+            stopped_early=stopped, **settings)
+    log(f"saved the network to {args.save}")
+
+
+def write_run_report(args, sizes, history, params, probs, data, X_train, test_accuracy,
+                     seconds, stopped, augment):
+    """--report: the page of the run, with its settings and results at the top."""
+    facts = [("dataset", f"{args.dataset}: {len(X_train):,} training, {args.val_size:,} "
+                         f"validation, {len(probs):,} test images"),
+             ("network", f"{'-'.join(map(str, sizes))}, {args.activation}"),
+             ("training", f"{args.optimizer}, lr {args.lr:g} ({args.schedule}), batch "
+                          f"{args.batch_size}, dropout {args.dropout}, augment "
+                          f"{args.augment}, seed {args.seed}"),
+             ("epochs", f"{len(history)} of {args.epochs}" + (" (stopped early)" if stopped else "")),
+             ("test accuracy", f"{100 * test_accuracy:.2f}%")]
+    if history and history[-1]["val_accuracy"] is not None:
+        facts.append(("validation accuracy", f"{100 * history[-1]['val_accuracy']:.2f}%"))
+    facts.append(("time", f"{seconds:.1f} s"))
+    samples = None
+    if augment is not None:
+        one = np.repeat(X_train[:1], 8, axis=0)
+        samples = augment(one, np.random.default_rng(args.seed + 1)).reshape(-1, 28, 28)
+    write_report(args.report, f"nn.py on {args.dataset}", facts, history, params, probs,
+                 data["test_labels"].astype(np.int64), data["test_images"],
+                 DATASETS[args.dataset]["classes"], samples)
+    log(f"wrote the report to {args.report}")
+
+
+# ---------------------------------------------------------------- data
+# load_dataset() fetches the four files of a dataset (from the cache in --data-dir, or a
+# mirror: see the appendix), each checked by the SHA-256 of its decompressed bytes.
 
 class DataError(Exception):
     """Data that could not be fetched or read; the message says what to do about it."""
@@ -105,240 +202,13 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------- reading files
-
-def decompress(data, name, max_size):
-    """Gunzip `data` if it is gzip, else return it as it is; refuse more than max_size bytes.
-
-    The cap means a broken or hostile mirror cannot fill memory with a small 'gzip bomb'.
-    """
-    if not data.startswith(GZIP_MAGIC):
-        return data
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
-            raw = file.read(max_size + 1)
-    except EOFError as error:
-        raise DataError(f"{name}: the gzip data is truncated ({error})") from error
-    except (OSError, gzip.BadGzipFile) as error:
-        raise DataError(f"{name}: the gzip data is corrupt ({error})") from error
-    if len(raw) > max_size:
-        raise DataError(f"{name}: decompresses to more than the {max_size:,} bytes expected")
-    return raw
-
-
-def read_idx(data, name):
-    """Parse an IDX file of unsigned bytes: images (N, rows, cols) or labels (N,).
-
-    Layout: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions,
-    then each dimension as a big-endian uint32, then the values. Everything must agree,
-    or the error names the file and what is wrong.
-    """
-    if data.startswith(GZIP_MAGIC):
-        raise DataError(f"{name}: this is gzip data, not IDX (is it still gzip-compressed?)")
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DataError(f"{name}: not an IDX file (bad magic number {data[:4].hex()})")
-    if data[2] != 0x08:
-        raise DataError(f"{name}: IDX type code 0x{data[2]:02x} is not 0x08 (unsigned byte)")
-    n_dims = data[3]
-    header_size = 4 + 4 * n_dims
-    if n_dims == 0 or len(data) < header_size:
-        raise DataError(f"{name}: IDX header is truncated or has no dimensions")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=n_dims, offset=4))
-    expected = header_size + int(np.prod(shape))
-    if len(data) != expected:
-        raise DataError(f"{name}: IDX header says shape {shape}, which needs {expected:,} bytes,"
-                        f" but the file has {len(data):,} (truncated or corrupt)")
-    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
-
-
-# ---------------------------------------------------------------- fetching files
-
-def redact(url):
-    """url with any user name and password replaced by ***, for printing."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + host))
-
-
-class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects to http:// and https:// only (urllib would also follow ftp://)."""
-
-    def redirect_request(self, request, fp, code, message, headers, new_url):
-        if urllib.parse.urlsplit(new_url).scheme not in ("http", "https"):
-            raise DataError(f"refused a redirect to {redact(new_url)}: not http(s)")
-        return super().redirect_request(request, fp, code, message, headers, new_url)
-
-
-OPENER = urllib.request.build_opener(HttpOnlyRedirects)
-
-
-def read_local(path, max_bytes):
-    """The bytes of a regular file of at most max_bytes (a FIFO or device would hang us,
-    /dev/zero would fill memory): for file:// mirrors and the cache."""
-    info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path} is not a regular file")
-    if info.st_size > max_bytes:
-        raise DataError(f"{path} has {info.st_size:,} bytes, more than the file can be")
-    with open(path, "rb") as file:
-        return file.read(max_bytes + 1)
-
-
-def download(url, timeout, max_bytes, show_progress):
-    """The body of `url` as bytes, at most max_bytes of it, with a progress line on stderr.
-
-    `timeout` bounds each wait for the server, and the whole file must arrive within
-    timeout * (1 + max_bytes / 1 MB) seconds (30 s per MB at the default): a mirror that
-    trickles a byte a second is given up on, and the next one tried.
-    """
-    if url.startswith("file:"):
-        return read_local(urllib.request.url2pathname(urllib.parse.urlsplit(url).path), max_bytes)
-    deadline = time.monotonic() + timeout * (1 + max_bytes / 1e6)
-    headers = {"User-Agent": "nn.py-mnist/1.0"}
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is not None:  # https://user:password@host/: send it the standard way
-        credentials = f"{urllib.parse.unquote(parts.username)}:" \
-                      f"{urllib.parse.unquote(parts.password or '')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
-        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    request = urllib.request.Request(url, headers=headers)
-    with OPENER.open(request, timeout=timeout) as response:
-        total = int(response.headers.get("Content-Length") or 0)
-        if total > max_bytes:
-            raise DataError(f"the server offers {total:,} bytes, more than the file can be")
-        chunks, received = [], 0
-        while True:
-            chunk = response.read1(1 << 16)   # returns what has arrived, so we keep the clock
-            if not chunk:
-                break
-            received += len(chunk)
-            if received > max_bytes:
-                raise DataError(f"more than {max_bytes:,} bytes arrived; not this file")
-            if time.monotonic() > deadline:
-                raise DataError(f"too slow: {received:,} bytes in "
-                                f"{timeout * (1 + max_bytes / 1e6):.0f} s; trying the next mirror")
-            chunks.append(chunk)
-            if show_progress:
-                percent = f" {100 * received / total:5.1f}%" if total else ""
-                print(f"\r  {url.rsplit('/', 1)[-1]}: {received / 1e6:6.1f} MB{percent}",
-                      end="", file=sys.stderr, flush=True)
-        if show_progress:
-            print(file=sys.stderr)
-    if total and received != total:
-        raise DataError(f"the download stopped after {received:,} of {total:,} bytes")
-    return b"".join(chunks)
-
-
-def verify(data, name, sha256):
-    """Raise DataError unless the SHA-256 of `data` is the expected one."""
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        start = data[:15].decode("ascii", "replace")
-        raise DataError(f"{name}: checksum mismatch (SHA-256 {digest[:12]}..., expected "
-                        f"{sha256[:12]}...; the data starts with {start!r})")
-
-
-def write_atomically(path, data):
-    """Write data to a temporary file beside path, then rename it into place: an
-    interruption leaves either the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    file_descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name,
-                                                  suffix=".partial")
-    try:
-        with os.fdopen(file_descriptor, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a data file need not be
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
-
-
-def remove_leftovers(folder, name):
-    """Delete the temporary files (name*.partial) that a killed run left in the cache. A
-    live run writes one for well under a second, so ten minutes old means abandoned."""
-    try:
-        for path in folder.glob(name + "*.partial"):
-            if time.time() - path.lstat().st_mtime > 600:
-                path.unlink()
-    except OSError:
-        pass  # an unreadable cache is reported where it is read
-
-
-def describe(error):
-    """A one-line reason for a failed download, without a traceback."""
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        return f"{error.reason}"
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
-    return str(error)
-
-
-def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, unreachable=None):
-    """The verified, decompressed bytes of the file `name`, from the cache or a mirror.
-
-    The cache is `folder`: a file there named `name` or `name.gz` (ours, or one a user put
-    there) is used if its content passes the checksum; one that does not is replaced.
-    Else each mirror's `name.gz` is tried in turn; the first that passes is cached as
-    `name`. Any failure of a mirror (refused, 404, HTML, truncated, too slow, wrong
-    checksum) moves on to the next. A cache that cannot be written costs a warning, not
-    the run. Mirrors found unreachable are added to the set `unreachable` and skipped
-    (for the other files of a dataset). Raises DataError listing every attempt.
-    """
-    folder = Path(folder)
-    remove_leftovers(folder, name)
-    max_bytes = size + (1 << 20)  # a .gz can be a little larger than its content
-    stale, data = [], None
-    for path in (folder / name, folder / (name + ".gz")):
-        if not os.path.lexists(path):
-            continue
-        try:
-            data = decompress(read_local(path, max_bytes), path.name, size)
-            verify(data, path.name, sha256)
-            break
-        except (OSError, DataError) as error:
-            log(f"cached {path} is unusable ({describe(error)}); fetching it again")
-            stale.append(path)
-            data = None
-    failures = []
-    show_progress = sys.stderr.isatty()
-    for mirror in mirrors if data is None else []:
-        url = mirror + name + ".gz"
-        if unreachable is not None and mirror in unreachable:
-            failures.append(f"  {redact(url)}\n    skipped: unreachable for an earlier file")
-            continue
-        log(f"downloading {redact(url)}")
-        try:
-            data = decompress(download(url, timeout, max_bytes, show_progress), name + ".gz", size)
-            verify(data, name, sha256)
-        # URLError and HTTPError are OSErrors; IncompleteRead is an HTTPException
-        except (OSError, ValueError, http.client.HTTPException, DataError) as error:
-            failures.append(f"  {redact(url)}\n    {describe(error)}")
-            log(f"  failed: {describe(error)}")
-            if unreachable is not None and isinstance(error, urllib.error.URLError) \
-                    and not isinstance(error, urllib.error.HTTPError):
-                unreachable.add(mirror)
-            data = None
-            continue
-        if folder / name not in stale:
-            stale.append(folder / name)  # not cached yet: written below
-        break
-    if data is None:
-        raise DataError(f"could not get {name}. Tried:\n" + "\n".join(failures))
-    for path in stale:
-        try:
-            if path == folder / name:
-                write_atomically(path, data)
-            else:
-                path.unlink()
-        except OSError as error:
-            log(f"warning: could not update the cache {path} ({describe(error)}); carrying on "
-                f"with the data in memory. Point --data-dir at a folder you can write to.")
-    return data
+FILES = {  # name: decompressed size in bytes, the same for MNIST and Fashion-MNIST
+    "train-images-idx3-ubyte": 47_040_016,
+    "train-labels-idx1-ubyte": 60_008,
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+}
+PREFIXES = {"train": "train-", "test": "t10k-"}
 
 
 def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, log=log,
@@ -349,34 +219,55 @@ def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, log=log,
     folder = Path(data_dir) / dataset  # MNIST and Fashion share file names: keep them apart
     mirrors = [url if url.endswith("/") else url + "/" for url in extra_mirrors]
     mirrors += spec["mirrors"]
-    prefixes = {"train": "train", "test": "t10k"}
-    names = [name for name in FILES if name.split("-")[0] in [prefixes[s] for s in splits]]
-    arrays, failures, unreachable = {}, [], set()
+    names = [name for name in FILES if name.startswith(tuple(PREFIXES[s] for s in splits))]
+    arrays, missing, failures = {}, [], {}
     for name in names:
         try:
             data = fetch(name, folder, mirrors, spec["sha256"][name], FILES[name], timeout, log,
-                         unreachable)
-        except DataError as error:
-            failures.append((name, str(error)))
+                         failures)
+        except DataError:
+            missing.append(name)
             continue
         arrays[name] = read_idx(data, name)
         del data  # the parsed array is a view of it; nothing else keeps the raw bytes
-    if failures:
-        missing = ", ".join(name for name, _ in failures)
-        raise DataError(
-            f"could not get {len(failures)} of the {len(names)} files: {missing}\n"
-            + "\n".join(message for _, message in failures) + "\n"
-            f"To fix: pass --mirror URL (tried first): a web folder, a file:///path/to/folder "
-            f"or a plain folder path holding the .gz files; or put the files (or their .gz) "
-            f"into {folder}/ yourself.")
+    if missing:
+        raise DataError(why_missing(missing, len(names), failures, folder))
     result = {}
     for split in splits:
-        images = arrays[f"{prefixes[split]}-images-idx3-ubyte"]
-        labels = arrays[f"{prefixes[split]}-labels-idx1-ubyte"]
+        images = arrays[PREFIXES[split] + "images-idx3-ubyte"]
+        labels = arrays[PREFIXES[split] + "labels-idx1-ubyte"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise DataError(f"{split}: {images.shape} images do not match {labels.shape} labels")
         result[f"{split}_images"], result[f"{split}_labels"] = images, labels
     return result
+
+
+def why_missing(missing, n_files, failures, folder):
+    """The message for files no mirror could give: which, why, and the two ways to fix it,
+    in a few lines. failures: {mirror: (reason, unreachable)} from fetch()."""
+    lines = [f"could not get {len(missing)} of the {n_files} files: {', '.join(missing)}"]
+    reasons = [reason for reason, _ in failures.values()]
+    if reasons and all(reason == NO_NAME for reason in reasons):
+        lines.append("  no network: the mirrors' host names did not resolve")
+    else:
+        lines += [f"  {mirror}: {reason}" for mirror, (reason, _) in list(failures.items())[:4]]
+    lines.append("To fix: pass --mirror with a folder (or file:/// or http:// URL) that holds "
+                 "the .gz files, or")
+    lines.append(f"put the files (or their .gz) into {folder}/ yourself.")
+    return "\n".join(lines)
+
+
+def split_off_validation(data, val_size):
+    """(X_train, train_labels, X_val, val_labels) from the training images: the last
+    val_size of them held out (views, not copies); X_val and val_labels are None for 0."""
+    X_all, labels_all = as_inputs(data["train_images"]), data["train_labels"].astype(np.int64)
+    del data["train_images"]  # X_all holds it now, as floats
+    n_train = len(X_all) - val_size
+    if n_train < 1:
+        raise DataError(f"--val-size {val_size} leaves no training images of {len(X_all)}")
+    if val_size == 0:
+        return X_all, labels_all, None, None
+    return X_all[:n_train], labels_all[:n_train], X_all[n_train:], labels_all[n_train:]
 
 
 def as_inputs(images):
@@ -497,31 +388,7 @@ def make_augment(args, flips):
     return augment
 
 
-# ---------------------------------------------------------------- reporting
-
-SHADES = " .:-=+*#%@"  # dark to bright, one character per pixel
-
-
-def draw(image):
-    """A 28x28 image (uint8, or floats in [0, 1]) as 28 lines of characters, brighter
-    pixels denser."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
-    levels = (image.astype(np.int64) * len(SHADES)) // 256
-    return ["".join(SHADES[level] for level in row) for row in levels]
-
-
-def trimmed(lines):
-    """lines without the blank ones above and below the drawing."""
-    inked = [i for i, line in enumerate(lines) if line.strip()]
-    return lines[inked[0]:inked[-1] + 1] if inked else lines
-
-
-def plural(count, word):
-    """'1 epoch', '2 epochs'."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
+# ---------------------------------------------------------------- what the terminal shows
 
 def print_epoch(record, epochs):
     """One aligned line per epoch, comparable by eye across runs."""
@@ -588,194 +455,28 @@ def print_report(probs, labels, images, classes, n_shown):
         print("\n".join(trimmed(rows)))
 
 
-def text_plot(xs, ys, marker_x=None, width=60, height=12):
-    """A scatter of ys against log10(xs) in characters, with a | at marker_x: find-lr's
-    curve."""
-    span = max(math.log10(xs[-1] / xs[0]), 1e-12)
-    low, high = min(ys), max(ys)
-
-    def column(x):
-        return int(math.log10(x / xs[0]) / span * (width - 1))
-
-    def row(y):
-        return int((high - y) / max(high - low, 1e-12) * (height - 1))
-
-    grid = [[" "] * width for _ in range(height)]
-    if marker_x is not None and 0 <= column(marker_x) < width:
-        for line in grid:
-            line[column(marker_x)] = "|"
-    for x, y in zip(xs, ys):
-        grid[row(y)][column(x)] = "*"
-    labels = [f"{high:8.3g} "] + [" " * 9] * (height - 2) + [f"{low:8.3g} "]
-    lines = [label + "|" + "".join(line) for label, line in zip(labels, grid)]
-    lines.append(" " * 9 + "+" + "-" * width)
-    lines.append(f"          lr {xs[0]:.0e}{'':>{width - 22}}{xs[-1]:.0e}")
-    return "\n".join(lines)
+SHADES = " .:-=+*#%@"  # dark to bright, one character per pixel
 
 
-# ---------------------------------------------------------------- pictures: PNG files
-# A PNG file is a signature and a list of chunks, each: length, a 4-letter type, data, and
-# a CRC-32 of type and data. IHDR says width, height and pixel format; IDAT holds the
-# pixel rows, each row led by a filter byte, all compressed with zlib; IEND ends it.
-# (The PNG specification, ISO/IEC 15948, sections 5, 9 and 11.)
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type: grey, RGB, palette, grey+alpha, RGBA
-
-
-def png_chunk(kind, data):
-    """length, type, data, CRC-32 of type + data: one PNG chunk."""
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def draw(image):
+    """A 28x28 image (uint8, or floats in [0, 1]) as 28 lines of characters, brighter
+    pixels denser."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+    levels = (image.astype(np.int64) * len(SHADES)) // 256
+    return ["".join(SHADES[level] for level in row) for row in levels]
 
 
-def write_png(pixels):
-    """The bytes of a PNG file of uint8 pixels: (H, W) grey or (H, W, 3) RGB. Every row
-    gets filter 0 (stored as it is); zlib does the compressing."""
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    height, width = pixels.shape[:2]
-    colour_type = 0 if pixels.ndim == 2 else 2
-    rows = pixels.reshape(height, -1)
-    raw = np.hstack([np.zeros((height, 1), dtype=np.uint8), rows]).tobytes()
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return (PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(raw, 9))
-            + png_chunk(b"IEND", b""))
+def trimmed(lines):
+    """lines without the blank ones above and below the drawing."""
+    inked = [i for i, line in enumerate(lines) if line.strip()]
+    return lines[inked[0]:inked[-1] + 1] if inked else lines
 
 
-def unfilter(data, height, stride, bpp, name):
-    """Undo PNG's per-row filters (spec section 9): raw bytes (height, stride).
-
-    Each row starts with its filter: 0 none, 1 Sub (minus the byte bpp to the left),
-    2 Up (minus the byte above), 3 Average (of left and above), 4 Paeth (minus whichever
-    of left, above, upper-left is nearest to left + above - upper-left). Sub and Up run
-    on whole rows at once; Average and Paeth depend on the byte just decoded, so they go
-    byte by byte (slow for big photographs, fine for a digit).
-    """
-    if len(data) != height * (stride + 1):
-        raise DataError(f"{name}: the image data holds {len(data):,} bytes, not the "
-                        f"{height * (stride + 1):,} that its size needs (truncated or corrupt)")
-    rows = np.frombuffer(data, dtype=np.uint8).reshape(height, stride + 1)
-    out = np.zeros((height + 1, stride), dtype=np.uint8)          # row 0: the zeros above
-    for y in range(height):
-        kind, line, above = rows[y, 0], rows[y, 1:], out[y]
-        if kind == 0:
-            out[y + 1] = line
-        elif kind == 1:
-            for start in range(bpp):       # each byte adds the decoded byte bpp to its left
-                out[y + 1, start::bpp] = np.cumsum(line[start::bpp], dtype=np.uint64) % 256
-        elif kind == 2:
-            out[y + 1] = line + above
-        elif kind in (3, 4):
-            current, up = bytearray(line.tobytes()), above.tobytes()
-            for x in range(stride):
-                left = current[x - bpp] if x >= bpp else 0
-                upper_left = up[x - bpp] if x >= bpp else 0
-                if kind == 3:
-                    guess = (left + up[x]) // 2
-                else:
-                    p = left + up[x] - upper_left
-                    pa, pb, pc = abs(p - left), abs(p - up[x]), abs(p - upper_left)
-                    guess = left if pa <= pb and pa <= pc else up[x] if pb <= pc else upper_left
-                current[x] = (current[x] + guess) % 256
-            out[y + 1] = np.frombuffer(bytes(current), dtype=np.uint8)
-        else:
-            raise DataError(f"{name}: row {y} has unknown PNG filter type {kind}")
-    return out[1:]
-
-
-def read_png(data, name):
-    """Pixels of an 8-bit, non-interlaced PNG as uint8 (H, W, C): C = 1 grey, 2 grey +
-    alpha, 3 RGB, 4 RGBA (palette images come back as RGB or RGBA). Anything else gets
-    a DataError that names the file and says why."""
-    if not data.startswith(PNG_SIGNATURE):
-        kind = "a JPEG" if data.startswith(b"\xff\xd8") else "not a PNG"
-        raise DataError(f"{name}: {kind} file (no PNG signature); save it as PNG or PGM")
-    chunks, position = {}, len(PNG_SIGNATURE)
-    while position < len(data):
-        if position + 8 > len(data):
-            raise DataError(f"{name}: truncated PNG (a chunk header is cut off)")
-        length, kind = struct.unpack(">I4s", data[position:position + 8])
-        body = data[position + 8:position + 8 + length]
-        crc = data[position + 8 + length:position + 12 + length]
-        if len(body) != length or len(crc) != 4:
-            raise DataError(f"{name}: truncated PNG (the {kind.decode('latin-1')} chunk is cut off)")
-        if struct.unpack(">I", crc)[0] != zlib.crc32(kind + body):
-            raise DataError(f"{name}: corrupt PNG (CRC mismatch in {kind.decode('latin-1')})")
-        chunks.setdefault(kind, []).append(body)
-        position += 12 + length
-        if kind == b"IEND":
-            break
-    if b"IHDR" not in chunks or b"IDAT" not in chunks or b"IEND" not in chunks:
-        raise DataError(f"{name}: truncated or incomplete PNG (needs IHDR, IDAT and IEND)")
-    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB",
-                                                                       chunks[b"IHDR"][0])
-    if colour_type not in PNG_CHANNELS or depth != 8:
-        raise DataError(f"{name}: {depth}-bit PNG of colour type {colour_type} is not "
-                        f"supported; save it as an 8-bit PNG")
-    if interlace:
-        raise DataError(f"{name}: interlaced PNG is not supported; save it without interlacing")
-    if width * height > 50_000_000:
-        raise DataError(f"{name}: {width} x {height} pixels is too large for a digit")
-    channels = PNG_CHANNELS[colour_type]
-    try:
-        raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
-    except zlib.error as error:
-        raise DataError(f"{name}: corrupt PNG image data ({error})") from None
-    pixels = unfilter(raw, height, width * channels, channels, name)
-    pixels = pixels.reshape(height, width, channels)
-    if colour_type == 3:
-        if b"PLTE" not in chunks:
-            raise DataError(f"{name}: palette PNG without its palette (PLTE)")
-        palette = np.frombuffer(chunks[b"PLTE"][0], dtype=np.uint8).reshape(-1, 3)
-        if pixels.max() >= len(palette):
-            raise DataError(f"{name}: a pixel names palette entry {pixels.max()} of {len(palette)}")
-        colours = palette[pixels[:, :, 0]]
-        if b"tRNS" in chunks:                  # the alpha of the first palette entries
-            alpha = np.full(len(palette), 255, dtype=np.uint8)
-            given = np.frombuffer(chunks[b"tRNS"][0], dtype=np.uint8)[:len(palette)]
-            alpha[:len(given)] = given
-            colours = np.dstack([colours, alpha[pixels[:, :, 0]]])
-        pixels = colours
-    return pixels
-
-
-def read_pnm(data, name):
-    """Pixels of a binary PGM (P5, grey) or PPM (P6, RGB) file with 8-bit values, as
-    uint8 (H, W, C). The header is the magic, width, height and maximum value, separated
-    by whitespace, with # comments allowed; then the raw bytes."""
-    fields, position = [], 2
-    while len(fields) < 3:
-        while position < len(data) and data[position:position + 1].isspace():
-            position += 1
-        if data[position:position + 1] == b"#":
-            position = data.find(b"\n", position) + 1 or len(data)
-            continue
-        start = position
-        while position < len(data) and data[position:position + 1].isdigit():
-            position += 1
-        if start == position:
-            raise DataError(f"{name}: damaged PGM/PPM header")
-        fields.append(int(data[start:position]))
-    width, height, maxval = fields
-    if not 0 < maxval < 256:
-        raise DataError(f"{name}: PGM/PPM with maximum value {maxval} is not supported (8-bit only)")
-    channels = 1 if data[:2] == b"P5" else 3
-    pixels = data[position + 1:position + 1 + width * height * channels]
-    if len(pixels) != width * height * channels:
-        raise DataError(f"{name}: truncated PGM/PPM ({len(pixels):,} of "
-                        f"{width * height * channels:,} bytes)")
-    values = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, channels)
-    return (values.astype(np.uint16) * 255 // maxval).astype(np.uint8)
-
-
-def read_image(path):
-    """uint8 pixels (H, W, C) of a PNG, PGM or PPM file; DataError for anything else."""
-    try:
-        data = read_local(path, 200_000_000)
-    except OSError as error:
-        raise DataError(f"{path}: {describe(error)}") from error
-    if data[:2] in (b"P5", b"P6"):
-        return read_pnm(data, path)
-    return read_png(data, path)
+def plural(count, word):
+    """'1 epoch', '2 epochs'."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 # ---------------------------------------------------------------- your own digits
@@ -784,17 +485,56 @@ def read_image(path):
 # placed in a 28 x 28 frame so that its centre of mass sits at the centre. A photo or a
 # drawing must go through the same steps, or the network sees something it never learned.
 
-def area_resize(image, height, width):
-    """Resize a 2-D float image by area averaging: each output pixel is the mean of the
-    part of the input it covers. Written as two matrix products: rows, then columns."""
-    def weights(n_out, n_in):
-        """(n_out, n_in): how much of input cell j falls into output cell i, rows summing to 1."""
-        edges_out = np.arange(n_out + 1) * (n_in / n_out)         # output cells, in input units
-        low = np.maximum(edges_out[:-1, None], np.arange(n_in)[None, :])
-        high = np.minimum(edges_out[1:, None], np.arange(1, n_in + 1)[None, :])
-        overlap = np.clip(high - low, 0, None)
-        return overlap / overlap.sum(axis=1, keepdims=True)
-    return weights(height, image.shape[0]) @ image @ weights(width, image.shape[1]).T
+def use_saved_network(args):
+    """--load: answer --predict, or report on the test set (only its files are needed)."""
+    params, info = nn.load(args.load)
+    dataset = info.get("dataset", args.dataset)
+    if dataset not in DATASETS:
+        raise DataError(f"{args.load} was trained on an unknown dataset {dataset!r}")
+    spec = DATASETS[dataset]
+    sizes = info["sizes"]
+    if sizes[0] != 28 * 28 or sizes[-1] != len(spec["classes"]):
+        raise DataError(f"{args.load} has sizes {sizes}; {dataset} needs {28 * 28} inputs "
+                        f"and {len(spec['classes'])} outputs")
+    if args.predict:
+        return predict_files(params, info["activation"], args.predict, spec["classes"], args.show)
+    if dataset != args.dataset:
+        raise DataError(f"{args.load} was trained on {dataset}; add --dataset {dataset}")
+    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
+    X_test, labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
+    print(f"loaded {args.load}: sizes {sizes}, activation {info['activation']}")
+    probs = nn.softmax(nn.outputs(params, X_test, info["activation"]))
+    print_report(probs, labels, data["test_images"], spec["classes"], args.show)
+    if args.report:
+        facts = [("model", args.load), ("dataset", dataset),
+                 ("network", f"{'-'.join(map(str, sizes))}, {info['activation']}"),
+                 ("test accuracy", f"{100 * nn.accuracy(labels, probs.argmax(axis=1)):.2f}%")]
+        facts += [(key, value) for key, value in info.items()
+                  if key not in ("sizes", "activation", "data_sha256", "dataset")]
+        write_report(args.report, f"{args.load} on {dataset}", facts, [], params, probs,
+                     labels, data["test_images"], spec["classes"])
+        log(f"wrote the report to {args.report}")
+    return 0
+
+
+def predict_files(params, activation, paths, classes, show):
+    """--predict: one line per image, 'path: class (prob)  class (prob)  class (prob)',
+    then the 28 x 28 picture the network was given. A file that cannot be read or holds
+    no digit gets one error line; the others are still answered. Returns the exit code."""
+    failed = 0
+    for path in paths:
+        try:
+            digit = prepare_digit(read_image(path), path)
+        except DataError as error:
+            print(f"mnist.py: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        probs = nn.softmax(nn.outputs(params, digit.reshape(1, -1), activation))[0]
+        best = np.argsort(-probs)[:3]
+        print(f"{path}: " + "  ".join(f"{classes[k]} ({100 * probs[k]:.1f}%)" for k in best))
+        if show:
+            print("\n".join(trimmed(draw(digit))))
+    return 1 if failed else 0
 
 
 def prepare_digit(pixels, name="image"):
@@ -837,271 +577,114 @@ def prepare_digit(pixels, name="image"):
     return (digit / digit.max()).astype(np.float32)
 
 
-# ---------------------------------------------------------------- the report page
-# One HTML file that opens offline in any browser: charts as inline SVG, pictures as PNG
-# files embedded as data: URIs (base64), no script. Everything in it is escaped text.
-
-def png_uri(pixels, zoom=1):
-    """A data: URI of a PNG of pixels (uint8, or floats in [0, 1]), each pixel zoom x zoom."""
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8:
-        pixels = np.clip(np.rint(pixels * 255), 0, 255).astype(np.uint8)
-    pixels = pixels.repeat(zoom, axis=0).repeat(zoom, axis=1)
-    return "data:image/png;base64," + base64.b64encode(write_png(pixels)).decode("ascii")
-
-
-def nice_ticks(low, high, count=5):
-    """About `count` round numbers (1, 2 or 5 times a power of ten apart) from low to high."""
-    if high <= low:
-        high = low + 1
-    raw = (high - low) / count
-    step = 10 ** math.floor(math.log10(raw))
-    step *= next(m for m in (1, 2, 5, 10) if raw <= m * step)
-    first = math.ceil(low / step) * step
-    return [first + k * step for k in range(int((high - first) / step + 1e-9) + 1)]
+def area_resize(image, height, width):
+    """Resize a 2-D float image by area averaging: each output pixel is the mean of the
+    part of the input it covers. Written as two matrix products: rows, then columns."""
+    def weights(n_out, n_in):
+        """(n_out, n_in): how much of input cell j falls into output cell i, rows summing to 1."""
+        edges_out = np.arange(n_out + 1) * (n_in / n_out)         # output cells, in input units
+        low = np.maximum(edges_out[:-1, None], np.arange(n_in)[None, :])
+        high = np.minimum(edges_out[1:, None], np.arange(1, n_in + 1)[None, :])
+        overlap = np.clip(high - low, 0, None)
+        return overlap / overlap.sum(axis=1, keepdims=True)
+    return weights(height, image.shape[0]) @ image @ weights(width, image.shape[1]).T
 
 
-def svg_chart(series, title, x_label, y_label, log_y=False, width=460, height=260):
-    """A line chart as an SVG string: series is {name: (xs, ys)}, drawn in distinct
-    colours with a legend, axes with round-numbered ticks, and the labels given."""
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-    left, right, top, bottom = 60, 10, 28, 42
-    points = [(x, y) for xs, ys in series.values() for x, y in zip(xs, ys)
-              if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
-    if not points:
-        return ""
-    value = (lambda y: math.log10(y)) if log_y else (lambda y: y)
-    x_low, x_high = min(p[0] for p in points), max(p[0] for p in points)
-    y_low, y_high = min(value(p[1]) for p in points), max(value(p[1]) for p in points)
-    if log_y:
-        y_low, y_high = math.floor(y_low), math.ceil(y_high + 1e-9)
-    else:
-        margin = (y_high - y_low) * 0.05 or 0.5
-        y_low, y_high = y_low - margin, y_high + margin
-    x_high = x_high if x_high > x_low else x_low + 1
+# ---------------------------------------------------------------- the doctor and the learning rate
 
-    def px(x):
-        return left + (x - x_low) / (x_high - x_low) * (width - left - right)
-
-    def py(y):
-        return top + (y_high - value(y)) / (y_high - y_low) * (height - top - bottom)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" '
-             f'font-weight="bold">{html.escape(title)}</text>',
-             f'<rect x="{left}" y="{top}" width="{width - left - right}" '
-             f'height="{height - top - bottom}" fill="none" stroke="#888"/>']
-    y_ticks = [10 ** k for k in range(int(y_low), int(y_high) + 1)] if log_y else \
-        nice_ticks(y_low, y_high)
-    for tick in y_ticks:
-        parts.append(f'<line x1="{left - 4}" x2="{width - right}" y1="{py(tick):.1f}" '
-                     f'y2="{py(tick):.1f}" stroke="#ddd"/><text x="{left - 6}" '
-                     f'y="{py(tick) + 4:.1f}" text-anchor="end">{tick:.3g}</text>')
-    x_ticks = [t for t in nice_ticks(x_low, x_high, 6) if t == int(t)]
-    for tick in x_ticks:
-        parts.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{height - bottom}" '
-                     f'y2="{height - bottom + 4}" stroke="#888"/><text x="{px(tick):.1f}" '
-                     f'y="{height - bottom + 16}" text-anchor="middle">{tick:g}</text>')
-    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 6}" '
-                 f'text-anchor="middle">{html.escape(x_label)}</text>')
-    parts.append(f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" '
-                 f'text-anchor="middle">{html.escape(y_label)}</text>')
-    for k, (name, (xs, ys)) in enumerate(series.items()):
-        colour = colours[k % len(colours)]
-        line = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(xs, ys)
-                        if y is not None and math.isfinite(y) and (y > 0 or not log_y))
-        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        if len(xs) < 40:
-            parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}"/>'
-                      for x, y in zip(xs, ys)
-                      if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
-        parts.append(f'<rect x="{left + 10}" y="{top + 8 + 15 * k}" width="12" height="3" '
-                     f'fill="{colour}"/><text x="{left + 26}" y="{top + 13 + 15 * k}">'
-                     f'{html.escape(name)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+def run_doctor(params, X, labels, args):
+    """--doctor: the checks of nn.sanity_check, one line each."""
+    print("\nthe doctor's checks before training:")
+    results = nn.sanity_check(params, X, labels, activation=args.activation,
+                              rng=np.random.default_rng(args.seed))
+    for result in results:
+        print(f"  {'passed' if result['passed'] else 'FAILED'}  {result['check']:13s} "
+              f"{result['seen']}")
+    if not all(result["passed"] for result in results):
+        print("  a failed check means training would not tell you much: fix it first.")
+    print()
 
 
-def weight_tiles(W1, n_units=64, columns=8, zoom=3):
-    """The first layer's weights of n_units hidden units, each as a 28 x 28 picture in a
-    grid: red where the unit is excited by ink, blue where ink holds it back, white for
-    0. Each tile is scaled by its own largest |weight|, so weak units still show."""
-    units = W1[:, :n_units].T.reshape(-1, 28, 28)
-    units = units / np.abs(units).max(axis=(1, 2), keepdims=True).clip(1e-12)
-    positive, negative = np.clip(units, 0, 1), np.clip(-units, 0, 1)
-    rgb = np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1)
-    rows = math.ceil(len(units) / columns)
-    grid = np.ones((rows * 29 + 1, columns * 29 + 1, 3)) * 0.6     # grey lines between tiles
-    for k, tile in enumerate(rgb):
-        y, x = divmod(k, columns)
-        grid[1 + 29 * y:29 * (y + 1), 1 + 29 * x:29 * (x + 1)] = tile
-    return png_uri(grid, zoom)
+def run_find_lr(params, X, labels, args):
+    """--find-lr: the learning-rate range test as a text plot, and its suggestion."""
+    found = nn.find_lr(params, X, labels, activation=args.activation, optimizer=args.optimizer,
+                       batch_size=args.batch_size, rng=np.random.default_rng(args.seed))
+    print(f"learning-rate range test ({args.optimizer}, batch {args.batch_size}, "
+          f"{len(found['lrs'])} steps): smoothed training loss against the rate")
+    print(text_plot(found["lrs"], found["losses"], found["suggestion"]))
+    print(f"suggested: --lr {found['suggestion']:.2g} (the | mark: a tenth of the rate where "
+          f"the loss was lowest; a starting point, not a promise)")
+    return 0
 
 
-def confusion_table(counts, classes):
-    """The confusion matrix as an HTML table: counts shaded by their share of the true
-    class's row (deep blue on the diagonal when right, red off it), with recall per row
-    and precision per column."""
-    precision, recall = nn.precision_recall(counts)
-    share = counts / counts.sum(axis=1, keepdims=True).clip(1)
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in range(len(classes)))
-    lines = [f'<table class="confusion"><tr><th>true \\ predicted</th>{head}<th>recall</th></tr>']
-    for t, row in enumerate(counts):
-        cells = []
-        for p, count in enumerate(row):
-            strength = share[t, p] if t == p else min(1.0, 20 * share[t, p])
-            colour = (f"rgba(31,119,180,{strength:.2f})" if t == p
-                      else f"rgba(214,39,40,{strength:.2f})")
-            cells.append(f'<td style="background:{colour}">{count}</td>')
-        name = str(t) if classes[t] == str(t) else f"{t} {classes[t]}"
-        lines.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}"
-                     f"<td>{100 * recall[t]:.1f}%</td></tr>")
-    lines.append("<tr><th>precision</th>" + "".join(f"<td>{100 * p:.1f}%</td>" for p in precision)
-                 + "<td></td></tr></table>")
+def text_plot(xs, ys, marker_x=None, width=60, height=12):
+    """A scatter of ys against log10(xs) in characters, with a | at marker_x: find-lr's
+    curve."""
+    span = max(math.log10(xs[-1] / xs[0]), 1e-12)
+    low, high = min(ys), max(ys)
+
+    def column(x):
+        return int(math.log10(x / xs[0]) / span * (width - 1))
+
+    def row(y):
+        return int((high - y) / max(high - low, 1e-12) * (height - 1))
+
+    grid = [[" "] * width for _ in range(height)]
+    if marker_x is not None and 0 <= column(marker_x) < width:
+        for line in grid:
+            line[column(marker_x)] = "|"
+    for x, y in zip(xs, ys):
+        grid[row(y)][column(x)] = "*"
+    labels = [f"{high:8.3g} "] + [" " * 9] * (height - 2) + [f"{low:8.3g} "]
+    lines = [label + "|" + "".join(line) for label, line in zip(labels, grid)]
+    lines.append(" " * 9 + "+" + "-" * width)
+    lines.append(f"          lr {xs[0]:.0e}{'':>{width - 22}}{xs[-1]:.0e}")
     return "\n".join(lines)
 
 
-def write_report(path, title, facts, history, params, probs, labels, images, classes,
-                 samples=None):
-    """Write the report page to path (atomically). facts: (name, value) pairs shown at
-    the top; history: train()'s (empty for a loaded model); samples: augmented versions
-    of one training digit, or None."""
-    predictions = probs.argmax(axis=1)
-    counts = nn.confusion_matrix(labels, predictions, len(classes))
-    body = [f"<h1>{html.escape(title)}</h1>",
-            "<table class='facts'>" + "".join(f"<tr><th>{html.escape(str(name))}</th><td>"
-                                                f"{html.escape(str(value))}</td></tr>"
-                                                for name, value in facts) + "</table>"]
-    if history:
-        epochs = [record["epoch"] for record in history]
-        losses = {"training loss": (epochs, [r["loss"] for r in history])}
-        accuracies = {"training": (epochs, [100 * r["train_accuracy"] for r in history])}
-        caption = ("Training figures are averaged over each epoch as it was trained, with "
-                   "dropout and augmentation on")
-        if history[0]["val_loss"] is not None:          # none with --val-size 0
-            losses["validation loss"] = (epochs, [r["val_loss"] for r in history])
-            accuracies["validation"] = (epochs, [100 * r["val_accuracy"] for r in history])
-            caption += ("; validation is measured at the epoch's end on held-out images, as "
-                        "the network really is")
-        body.append("<h2>Learning curves</h2><div class='row'>")
-        body.append(svg_chart(losses, "Loss per epoch", "epoch", "cross-entropy", log_y=True))
-        body.append(svg_chart(accuracies, "Accuracy per epoch", "epoch", "accuracy (%)"))
-        body.append(f"</div><p>{caption}.</p>")
-        body.append("<h2>How each layer learned (the training doctor)</h2><div class='row'>")
-        layers = range(len(history[0]["layers"]))
-        body.append(svg_chart({f"layer {i + 1}": (epochs, [r["layers"][i]["update_ratio"]
-                                                           for r in history]) for i in layers},
-                              "Update / weight, per step", "epoch", "ratio", log_y=True))
-        body.append(svg_chart({f"layer {i + 1}": (epochs, [100 * (r["layers"][i]["dead"] or 0)
-                                                           for r in history])
-                               for i in layers if history[0]["layers"][i]["dead"] is not None},
-                              "Dead units (never fired)", "epoch", "% of the layer"))
-        body.append("</div><p>A healthy update ratio is about 1e-3 (CS231n); with a decaying "
-                    "schedule it falls as the learning rate does.</p>")
-        findings = nn.diagnose(history)
-        body.append("<ul>" + "".join(f"<li><b>{html.escape(f['check'])}</b>: "
-                                     f"{html.escape(f['seen'])}. Likely cause: "
-                                     f"{html.escape(f['cause'])}. Try: {html.escape(f['try'])}.</li>"
-                                     for f in findings) + "</ul>" if findings else
-                    "<p>Nothing looks wrong by the doctor's rules of thumb.</p>")
-    else:
-        body.append("<p>No training history to draw: a saved model, or a run stopped "
-                    "during its first epoch.</p>")
-    body.append("<h2>Confusion matrix (test set)</h2>" + confusion_table(counts, classes))
-    body.append("<h2>What the first layer looks for</h2>"
-                f"<img class='pixels' alt='first-layer weights' src='{weight_tiles(params['W1'])}'>"
-                "<p>Each square is one hidden unit's 784 weights, laid out as the image they "
-                "read: red where ink excites the unit, blue where ink silences it. Smooth "
-                "strokes and blobs are learned features; salt-and-pepper noise means the unit "
-                "has not learned much yet (or is not used).</p>")
-    wrong = np.flatnonzero(predictions != labels)
-    wrong = wrong[np.argsort(-probs[wrong, predictions[wrong]])][:24]
-    body.append(f"<h2>The {len(wrong)} mistakes it was surest of</h2><div class='row'>")
-    for i in wrong:
-        body.append(f"<figure><img class='pixels' alt='test image {i}' src='{png_uri(images[i], 3)}'>"
-                    f"<figcaption>#{i}: true {html.escape(classes[labels[i]])}<br>said "
-                    f"{html.escape(classes[predictions[i]])} "
-                    f"({100 * probs[i, predictions[i]]:.1f}%)</figcaption></figure>")
-    body.append("</div>")
-    if samples is not None:
-        body.append("<h2>One training image, as augmentation shows it</h2><div class='row'>" +
-                    "".join(f"<img class='pixels' alt='augmented sample' src='{png_uri(s, 3)}'>"
-                            for s in samples) + "</div><p>Each epoch the network sees every "
-                    "training image moved (and turned or bent) a new way, so it cannot learn "
-                    "pixel positions by heart: it has to learn the strokes.</p>")
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>"
-            "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-            ".row{display:flex;flex-wrap:wrap;gap:12px}"
-            "table{border-collapse:collapse}td,th{padding:3px 7px;text-align:right}"
-            ".confusion td{border:1px solid #ccc;min-width:2.5em}"
-            ".facts th,.facts td{text-align:left}"
-            "img.pixels{image-rendering:pixelated}"
-            "figure{margin:0;font-size:12px;text-align:center}"
-            "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-    write_atomically(Path(path), page.encode("utf-8"))
+def busy_machine_hint():
+    """A line of advice when other programs keep a core busy. OpenBLAS splits every matrix
+    product over all cores and waits for the slowest: with one of two cores busy, epochs
+    took 29 s instead of 12 s, and 15 s with OPENBLAS_NUM_THREADS=1 (README, Speed).
+    The variable must be set before NumPy starts, so this only says it; nothing changes."""
+    if "OPENBLAS_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if cores > 1 and load >= 0.8:
+        log(f"note: other programs are keeping this machine busy (load {load:.1f} on {cores} "
+            f"cores); if epochs are slow, OPENBLAS_NUM_THREADS=1 python mnist.py ... can "
+            f"be twice as fast")
+
+
+# ================================================================ appendix: plumbing
+# What follows makes the story above work, and can wait: the command line, fetching and
+# reading files, PNG pictures, and the report page.
 
 
 # ---------------------------------------------------------------- command line
 
-def number(kind, minimum=None, maximum=None, above=None):
-    """An argparse type: text -> kind (int or float), finite, within the given bounds."""
-    bounds = [f"{sign} {limit}" for sign, limit in ((">", above), (">=", minimum),
-                                                    ("<=", maximum)) if limit is not None]
-
-    def convert(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
-        if not math.isfinite(value) or (above is not None and not value > above) or \
-                (minimum is not None and value < minimum) or \
-                (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(
-                f"must be {' and '.join(bounds) or 'finite'}, got {text}")
-        return value
-    return convert
-
-
-def probability(text):
-    value = number(float, minimum=0)(text)
-    if not value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def hidden_sizes(text):
+def run(argv=None):
+    """main(), with expected failures turned into one readable message and an exit code."""
     try:
-        sizes = [int(size) for size in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be sizes separated by commas, like 512,256; "
-                                         f"got {text!r}") from None
-    if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"every hidden size must be >= 1, got {text}")
-    return sizes
+        return main(argv)
+    except (DataError, FloatingPointError, ValueError, OSError) as error:
+        if isinstance(error, BrokenPipeError):
+            return quiet_broken_pipe()
+        print(f"mnist.py: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nmnist.py: interrupted", file=sys.stderr)
+        return 130
 
 
-def mirror_url(text):
-    """--mirror: an http(s):// URL, an absolute file:/// URL, or a folder path."""
-    parts = urllib.parse.urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.hostname:
-        return text
-    if parts.scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise argparse.ArgumentTypeError(
-                f"{text!r} names the host {parts.netloc!r}: a file URL needs three slashes "
-                f"and an absolute path, like file:///home/me/mnist")
-        return text
-    if not parts.scheme and text and os.path.isdir(text):
-        return Path(text).resolve().as_uri() + "/"
-    raise argparse.ArgumentTypeError(
-        f"must be an http:// or https:// URL, a file:///absolute/path URL or an existing "
-        f"folder; got {text!r}")
-
-
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
+def quiet_broken_pipe():
+    """The reader of our output went away (python mnist.py | head): stop quietly, as Unix
+    tools do, pointing stdout at /dev/null so Python's final flush cannot complain."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is no real file (under a test runner, say): nothing will flush to it
+    return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 
 
 def parse_args(argv=None):
@@ -1123,8 +706,8 @@ def parse_args(argv=None):
                            "repeatable (default: none)")
     data.add_argument("--timeout", type=number(float, above=0, maximum=3600), default=30.0,
                       metavar="SECONDS",
-                      help="longest wait for a server; a file must also arrive within this "
-                           "many seconds per MB (default: %(default)s)")
+                      help="longest wait for a server; a mirror sending less than 10 KB/s "
+                           "for this long is also left for the next (default: %(default)s)")
     data.add_argument("--val-size", type=number(int, minimum=0), default=5000,
                       help="training images held out for validation, taken from the end "
                            "(default: %(default)s)")
@@ -1213,6 +796,69 @@ def parse_args(argv=None):
     return args
 
 
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
+
+
+def number(kind, minimum=None, maximum=None, above=None):
+    """An argparse type: text -> kind (int or float), finite, within the given bounds."""
+    bounds = [f"{sign} {limit}" for sign, limit in ((">", above), (">=", minimum),
+                                                    ("<=", maximum)) if limit is not None]
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value) or (above is not None and not value > above) or \
+                (minimum is not None and value < minimum) or \
+                (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(
+                f"must be {' and '.join(bounds) or 'finite'}, got {text}")
+        return value
+    return convert
+
+
+def probability(text):
+    value = number(float, minimum=0)(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def hidden_sizes(text):
+    try:
+        sizes = [int(size) for size in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be sizes separated by commas, like 512,256; "
+                                         f"got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"every hidden size must be >= 1, got {text}")
+    return sizes
+
+
+def mirror_url(text):
+    """--mirror: an http(s):// URL, an absolute file:/// URL, or a folder path."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        raise argparse.ArgumentTypeError(
+            "a mirror URL with a user name or password is not supported (and not printed); "
+            "download the files yourself and pass their folder")
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return text
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} names the host {parts.netloc!r}: a file URL needs three slashes "
+                f"and an absolute path, like file:///home/me/mnist")
+        return text
+    if not parts.scheme and text and os.path.isdir(text):
+        return Path(text).resolve().as_uri() + "/"
+    raise argparse.ArgumentTypeError(
+        f"must be an http:// or https:// URL, a file:///absolute/path URL or an existing "
+        f"folder; got {text!r}")
+
+
 def install_interrupt_handler():
     """First Ctrl-C: finish the current batch, then stop and report. Second: quit now.
 
@@ -1251,217 +897,608 @@ def check_writable(path):
                         f"({describe(error)})") from error
 
 
-def predict_files(params, activation, paths, classes, show):
-    """--predict: one line per image, 'path: class (prob)  class (prob)  class (prob)',
-    then the 28 x 28 picture the network was given. A file that cannot be read or holds
-    no digit gets one error line; the others are still answered. Returns the exit code."""
-    failed = 0
-    for path in paths:
-        try:
-            digit = prepare_digit(read_image(path), path)
-        except DataError as error:
-            print(f"mnist.py: error: {error}", file=sys.stderr)
-            failed += 1
+# ---------------------------------------------------------------- fetching files
+# The original MNIST host has answered 403, 503, HTML with status 200 and a bad
+# certificate in its time, so every file has several mirrors, and any failure of one moves
+# on to the next. Nothing enters the cache unchecked, and nothing is ever half written.
+
+GZIP_MAGIC = b"\x1f\x8b"
+NO_NAME = "host name did not resolve (no network?)"
+SPEED_FLOOR = 10_000   # bytes per second: a mirror slower than this for --timeout s is left
+
+
+def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, failures=None):
+    """The verified, decompressed bytes of the file `name`, from the cache or a mirror.
+
+    The cache is `folder`: a file there named `name` or `name.gz` (ours, or one a user put
+    there) is used if its content passes the checksum; one that does not is replaced.
+    Else each mirror's `name.gz` is tried in turn; the first that passes is cached as
+    `name`. Any failure of a mirror (refused, 404, HTML, truncated, too slow, wrong
+    checksum) moves on to the next; failures ({mirror: (reason, unreachable)}) records
+    why, and a mirror that could not be reached at all is not tried again for the other
+    files. A cache that cannot be written costs a warning, not the run.
+    """
+    folder = Path(folder)
+    failures = {} if failures is None else failures
+    remove_leftovers(folder, name)
+    max_bytes = size + (1 << 20)  # a .gz can be a little larger than its content
+    stale, data = [], None
+    for path in (folder / name, folder / (name + ".gz")):
+        if not os.path.lexists(path):
             continue
-        probs = nn.softmax(nn.outputs(params, digit.reshape(1, -1), activation))[0]
-        best = np.argsort(-probs)[:3]
-        print(f"{path}: " + "  ".join(f"{classes[k]} ({100 * probs[k]:.1f}%)" for k in best))
-        if show:
-            print("\n".join(trimmed(draw(digit))))
-    return 1 if failed else 0
+        try:
+            data = decompress(read_local(path, max_bytes), path.name, size)
+            verify(data, path.name, sha256)
+            break
+        except (OSError, DataError) as error:
+            log(f"cached {path} is unusable ({describe(error)}); fetching it again")
+            stale.append(path)
+            data = None
+    for mirror in mirrors if data is None else []:
+        if failures.get(mirror, ("", False))[1]:
+            continue                                   # unreachable for an earlier file
+        try:
+            data = decompress(download(mirror + name + ".gz", timeout, max_bytes, log),
+                              name + ".gz", size)
+            verify(data, name, sha256)
+        # URLError and HTTPError are OSErrors; IncompleteRead is an HTTPException
+        except (OSError, ValueError, http.client.HTTPException, DataError) as error:
+            unreachable = isinstance(error, urllib.error.URLError) and \
+                not isinstance(error, urllib.error.HTTPError)
+            failures[mirror] = (describe(error), unreachable)
+            data = None
+            continue
+        if folder / name not in stale:
+            stale.append(folder / name)  # not cached yet: written below
+        break
+    if data is None:
+        raise DataError(f"could not get {name}: " + "; ".join(
+            f"{mirror}: {reason}" for mirror, (reason, _) in failures.items()))
+    for path in stale:
+        try:
+            if path == folder / name:
+                write_atomically(path, data)
+            else:
+                path.unlink()
+        except OSError as error:
+            log(f"warning: could not update the cache {path} ({describe(error)}); carrying on "
+                f"with the data in memory. Point --data-dir at a folder you can write to.")
+    return data
 
 
-def evaluate_saved(args):
-    """--load: answer --predict, or report on the test set (only its files are needed)."""
-    params, info = nn.load(args.load)
-    dataset = info.get("dataset", args.dataset)
-    if dataset not in DATASETS:
-        raise DataError(f"{args.load} was trained on an unknown dataset {dataset!r}")
-    spec = DATASETS[dataset]
-    sizes = info["sizes"]
-    if sizes[0] != 28 * 28 or sizes[-1] != len(spec["classes"]):
-        raise DataError(f"{args.load} has sizes {sizes}; {dataset} needs {28 * 28} inputs "
-                        f"and {len(spec['classes'])} outputs")
-    if args.predict:
-        return predict_files(params, info["activation"], args.predict, spec["classes"], args.show)
-    if dataset != args.dataset:
-        raise DataError(f"{args.load} was trained on {dataset}; add --dataset {dataset}")
-    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
-    X_test, labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
-    print(f"loaded {args.load}: sizes {sizes}, activation {info['activation']}")
-    probs = nn.softmax(nn.outputs(params, X_test, info["activation"]))
-    print_report(probs, labels, data["test_images"], spec["classes"], args.show)
-    if args.report:
-        facts = [("model", args.load), ("dataset", dataset),
-                 ("network", f"{'-'.join(map(str, sizes))}, {info['activation']}"),
-                 ("test accuracy", f"{100 * nn.accuracy(labels, probs.argmax(axis=1)):.2f}%")]
-        facts += [(key, value) for key, value in info.items()
-                  if key not in ("sizes", "activation", "data_sha256", "dataset")]
-        write_report(args.report, f"{args.load} on {dataset}", facts, [], params, probs,
-                     labels, data["test_images"], spec["classes"])
-        log(f"wrote the report to {args.report}")
-    return 0
+def download(url, timeout, max_bytes, log=log):
+    """The body of `url` as bytes, at most max_bytes of it, with a progress line on stderr.
+
+    `timeout` bounds each wait for the server; and like curl's --speed-limit, a download
+    that stays below SPEED_FLOOR bytes a second for `timeout` seconds is given up on, so
+    a mirror that trickles fails over in seconds while a slow but steady one finishes.
+    """
+    if url.startswith("file:"):
+        return read_local(urllib.request.url2pathname(urllib.parse.urlsplit(url).path), max_bytes)
+    request = urllib.request.Request(url, headers={"User-Agent": "nn.py-mnist/1.0"})
+    with OPENER.open(request, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0)
+        if total > max_bytes:
+            raise DataError(f"the server offers {total:,} bytes, more than the file can be")
+        log(f"downloading {url}")
+        show_progress = sys.stderr.isatty()
+        chunks, received = [], 0
+        window_start, window_bytes = time.monotonic(), 0
+        while True:
+            chunk = response.read1(1 << 16)   # returns what has arrived, so we keep the clock
+            if not chunk:
+                break
+            received += len(chunk)
+            window_bytes += len(chunk)
+            if received > max_bytes:
+                raise DataError(f"more than {max_bytes:,} bytes arrived; not this file")
+            elapsed = time.monotonic() - window_start
+            if elapsed >= timeout:
+                if window_bytes < SPEED_FLOOR * elapsed:
+                    raise DataError(f"too slow: {window_bytes:,} bytes in the last "
+                                    f"{elapsed:.0f} s")
+                window_start, window_bytes = time.monotonic(), 0
+            chunks.append(chunk)
+            if show_progress:
+                percent = f" {100 * received / total:5.1f}%" if total else ""
+                print(f"\r  {url.rsplit('/', 1)[-1]}: {received / 1e6:6.1f} MB{percent}",
+                      end="", file=sys.stderr, flush=True)
+        if show_progress:
+            print(file=sys.stderr)
+    if total and received != total:
+        raise DataError(f"the download stopped after {received:,} of {total:,} bytes")
+    return b"".join(chunks)
 
 
-def run_doctor(params, X, labels, args):
-    """--doctor: the checks of nn.sanity_check, one line each."""
-    print("\nthe doctor's checks before training:")
-    results = nn.sanity_check(params, X, labels, activation=args.activation,
-                              rng=np.random.default_rng(args.seed))
-    for result in results:
-        print(f"  {'passed' if result['passed'] else 'FAILED'}  {result['check']:13s} "
-              f"{result['seen']}")
-    if not all(result["passed"] for result in results):
-        print("  a failed check means training would not tell you much: fix it first.")
-    print()
+class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http:// and https:// only (urllib would also follow ftp://)."""
+
+    def redirect_request(self, request, fp, code, message, headers, new_url):
+        scheme = urllib.parse.urlsplit(new_url).scheme
+        if scheme not in ("http", "https"):
+            raise DataError(f"refused a redirect to a {scheme}:// address: not http(s)")
+        return super().redirect_request(request, fp, code, message, headers, new_url)
 
 
-def busy_machine_hint():
-    """A line of advice when other programs keep a core busy. OpenBLAS splits every matrix
-    product over all cores and waits for the slowest: with one of two cores busy, epochs
-    took 29 s instead of 12 s, and 15 s with OPENBLAS_NUM_THREADS=1 (README, Speed).
-    The variable must be set before NumPy starts, so this only says it; nothing changes."""
-    if "OPENBLAS_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
-        return
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if cores > 1 and load >= 0.8:
-        log(f"note: other programs are keeping this machine busy (load {load:.1f} on {cores} "
-            f"cores); if epochs are slow, OPENBLAS_NUM_THREADS=1 python mnist.py ... can "
-            f"be twice as fast")
+OPENER = urllib.request.build_opener(HttpOnlyRedirects)
 
 
-def run_find_lr(params, X, labels, args):
-    """--find-lr: the learning-rate range test as a text plot, and its suggestion."""
-    found = nn.find_lr(params, X, labels, activation=args.activation, optimizer=args.optimizer,
-                       batch_size=args.batch_size, rng=np.random.default_rng(args.seed))
-    print(f"learning-rate range test ({args.optimizer}, batch {args.batch_size}, "
-          f"{len(found['lrs'])} steps): smoothed training loss against the rate")
-    print(text_plot(found["lrs"], found["losses"], found["suggestion"]))
-    print(f"suggested: --lr {found['suggestion']:.2g} (the | mark: a tenth of the rate where "
-          f"the loss was lowest; a starting point, not a promise)")
-    return 0
+def describe(error):
+    """A one-line reason for a failed download, without a traceback."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        if isinstance(error.reason, socket.gaierror):
+            return NO_NAME
+        return f"{error.reason}"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return str(error)
 
 
-def main(argv=None):
-    """The story of a run: data, network, (doctor), training, saving, report, page."""
-    args = parse_args(argv)
-    spec = DATASETS[args.dataset]
-    if args.predict and not args.load:
-        raise DataError("--predict needs a saved network to ask: train and save one with "
-                        "'python mnist.py --save model.npz', then 'python mnist.py --load "
-                        "model.npz --predict IMAGE'")
-    if args.load:
-        return evaluate_saved(args)
-    for path in (args.save, args.report):
-        if path:
-            check_writable(path)
-    busy_machine_hint()
-    started = time.perf_counter()
-    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
-    X_all, labels_all = as_inputs(data["train_images"]), data["train_labels"].astype(np.int64)
-    del data["train_images"]  # X_all holds it now, as floats
-    n_train = len(X_all) - args.val_size
-    if n_train < 1:
-        raise DataError(f"--val-size {args.val_size} leaves no training images of {len(X_all)}")
-    X_train, train_labels = X_all[:n_train], labels_all[:n_train]      # views, not copies
-    X_val, val_labels = X_all[n_train:], labels_all[n_train:]
-    if args.val_size == 0:
-        X_val = val_labels = None
-    sizes = [X_train.shape[1], *args.hidden, len(spec["classes"])]
-    rng = np.random.default_rng(args.seed)
-    init = "he" if args.activation in ("relu", "leaky_relu") else "glorot"
-    params = nn.init_params(sizes, rng=rng, init=init)
-    settings = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                "optimizer": args.optimizer, "momentum": args.momentum,
-                "weight_decay": args.weight_decay, "activation": args.activation,
-                "dropout": args.dropout, "schedule": args.schedule, "final_lr": args.final_lr}
-
-    if args.find_lr:
-        return run_find_lr(params, X_train, train_labels, args)
-
-    augment = make_augment(args, spec["flips"])
-    print(f"{args.dataset}: {n_train:,} training, {args.val_size:,} validation, "
-          f"{len(data['test_labels']):,} test images; network {'-'.join(map(str, sizes))}, "
-          f"{args.activation}, {args.optimizer} lr {args.lr:g}, augment {args.augment}"
-          f"{' + mirror' if spec['flips'] else ''}, seed {args.seed}")
-    if args.doctor:
-        run_doctor(params, X_train, train_labels, args)
-
-    should_stop = install_interrupt_handler()
-    history = nn.train(params, X_train, train_labels, X_val=X_val, targets_val=val_labels,
-                       rng=rng, augment=augment, should_stop=should_stop,
-                       on_epoch=lambda record: print_epoch(record, args.epochs), **settings)
-    stopped = should_stop()
-    # From here to the saved file, a further Ctrl-C must not lose the trained network.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if stopped:
-        log(f"stopped early during epoch {len(history) + 1}, after "
-            f"{plural(len(history), 'complete epoch')}; the network reported"
-            f"{' and saved' if args.save else ''} includes the steps of the partial epoch")
-    X_test, test_labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
-    probs = nn.softmax(nn.outputs(params, X_test, args.activation))
-    test_accuracy = nn.accuracy(test_labels, probs.argmax(axis=1))
-    val_accuracy = history[-1]["val_accuracy"] if history else None
-    if args.save:
-        digests = [f"{name} {digest}" for name, digest in spec["sha256"].items()]
-        nn.save(args.save, params, args.activation, dataset=args.dataset, seed=args.seed,
-                hidden=args.hidden, epochs_completed=len(history), data_sha256=digests,
-                val_size=args.val_size, test_accuracy=test_accuracy, augment=args.augment,
-                val_accuracy=np.nan if val_accuracy is None else val_accuracy,
-                stopped_early=stopped,
-                **{key: value for key, value in settings.items() if key != "activation"})
-        log(f"saved the network to {args.save}")
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    print_doctor(history, sizes)
-    print_report(probs, test_labels, data["test_images"], spec["classes"], args.show)
-    seconds = time.perf_counter() - started
-    print(f"\ntotal time {seconds:.1f} s")
-    if args.report:
-        facts = [("dataset", f"{args.dataset}: {n_train:,} training, {args.val_size:,} "
-                             f"validation, {len(test_labels):,} test images"),
-                 ("network", f"{'-'.join(map(str, sizes))}, {args.activation}"),
-                 ("training", f"{args.optimizer}, lr {args.lr:g} ({args.schedule}), batch "
-                              f"{args.batch_size}, dropout {args.dropout}, augment "
-                              f"{args.augment}, seed {args.seed}"),
-                 ("epochs", f"{len(history)} of {args.epochs}"
-                            + (" (stopped early)" if stopped else "")),
-                 ("test accuracy", f"{100 * test_accuracy:.2f}%")]
-        if val_accuracy is not None:
-            facts.append(("validation accuracy", f"{100 * val_accuracy:.2f}%"))
-        facts.append(("time", f"{seconds:.1f} s"))
-        samples = None
-        if augment is not None:
-            one = np.repeat(X_train[:1], 8, axis=0)
-            samples = augment(one, np.random.default_rng(args.seed + 1)).reshape(-1, 28, 28)
-        write_report(args.report, f"nn.py on {args.dataset}", facts, history, params, probs,
-                     test_labels, data["test_images"], spec["classes"], samples)
-        log(f"wrote the report to {args.report}")
-    return 0
+def read_local(path, max_bytes):
+    """The bytes of a regular file of at most max_bytes (a FIFO or device would hang us,
+    /dev/zero would fill memory): for file:// mirrors and the cache."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path} is not a regular file")
+    if info.st_size > max_bytes:
+        raise DataError(f"{path} has {info.st_size:,} bytes, more than the file can be")
+    with open(path, "rb") as file:
+        return file.read(max_bytes + 1)
 
 
-def quiet_broken_pipe():
-    """The reader of our output went away (python mnist.py | head): stop quietly, as Unix
-    tools do, pointing stdout at /dev/null so Python's final flush cannot complain."""
+def verify(data, name, sha256):
+    """Raise DataError unless the SHA-256 of `data` is the expected one."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        start = data[:15].decode("ascii", "replace")
+        raise DataError(f"{name}: checksum mismatch (SHA-256 {digest[:12]}..., expected "
+                        f"{sha256[:12]}...; the data starts with {start!r})")
+
+
+def write_atomically(path, data):
+    """Write data to a temporary file beside path, then rename it into place: an
+    interruption leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file_descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name,
+                                                  suffix=".partial")
     try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass  # stdout is no real file (under a test runner, say): nothing will flush to it
-    return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
+        with os.fdopen(file_descriptor, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a data file need not be
+        os.replace(temporary, path)
+    except BaseException:
+        os.remove(temporary)
+        raise
 
 
-def run(argv=None):
-    """main(), with expected failures turned into one readable message and an exit code."""
+def remove_leftovers(folder, name):
+    """Delete the temporary files (name*.partial) that a killed run left in the cache. A
+    live run writes one for well under a second, so ten minutes old means abandoned."""
     try:
-        return main(argv)
-    except (DataError, FloatingPointError, ValueError, OSError) as error:
-        if isinstance(error, BrokenPipeError):
-            return quiet_broken_pipe()
-        print(f"mnist.py: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nmnist.py: interrupted", file=sys.stderr)
-        return 130
+        for path in folder.glob(name + "*.partial"):
+            if time.time() - path.lstat().st_mtime > 600:
+                path.unlink()
+    except OSError:
+        pass  # an unreadable cache is reported where it is read
+
+
+def decompress(data, name, max_size):
+    """Gunzip `data` if it is gzip, else return it as it is; refuse more than max_size bytes.
+
+    The cap means a broken or hostile mirror cannot fill memory with a small 'gzip bomb'.
+    """
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
+            raw = file.read(max_size + 1)
+    except EOFError as error:
+        raise DataError(f"{name}: the gzip data is truncated ({error})") from error
+    except (OSError, gzip.BadGzipFile) as error:
+        raise DataError(f"{name}: the gzip data is corrupt ({error})") from error
+    if len(raw) > max_size:
+        raise DataError(f"{name}: decompresses to more than the {max_size:,} bytes expected")
+    return raw
+
+
+def read_idx(data, name):
+    """Parse an IDX file of unsigned bytes: images (N, rows, cols) or labels (N,).
+
+    Layout: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions,
+    then each dimension as a big-endian uint32, then the values. Everything must agree,
+    or the error names the file and what is wrong.
+    """
+    if data.startswith(GZIP_MAGIC):
+        raise DataError(f"{name}: this is gzip data, not IDX (is it still gzip-compressed?)")
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataError(f"{name}: not an IDX file (bad magic number {data[:4].hex()})")
+    if data[2] != 0x08:
+        raise DataError(f"{name}: IDX type code 0x{data[2]:02x} is not 0x08 (unsigned byte)")
+    n_dims = data[3]
+    header_size = 4 + 4 * n_dims
+    if n_dims == 0 or len(data) < header_size:
+        raise DataError(f"{name}: IDX header is truncated or has no dimensions")
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=n_dims, offset=4))
+    expected = header_size + int(np.prod(shape))
+    if len(data) != expected:
+        raise DataError(f"{name}: IDX header says shape {shape}, which needs {expected:,} bytes,"
+                        f" but the file has {len(data):,} (truncated or corrupt)")
+    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+# ---------------------------------------------------------------- pictures: PNG files
+# A PNG file is a signature and a list of chunks, each: length, a 4-letter type, data, and
+# a CRC-32 of type and data. IHDR says width, height and pixel format; IDAT holds the
+# pixel rows, each row led by a filter byte, all compressed with zlib; IEND ends it.
+# (The PNG specification, ISO/IEC 15948, sections 5, 9 and 11.)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type: grey, RGB, palette, grey+alpha, RGBA
+
+
+def read_image(path):
+    """uint8 pixels (H, W, C) of a PNG, PGM or PPM file; DataError for anything else."""
+    try:
+        data = read_local(path, 200_000_000)
+    except OSError as error:
+        raise DataError(f"{path}: {describe(error)}") from error
+    if data[:2] in (b"P5", b"P6"):
+        return read_pnm(data, path)
+    return read_png(data, path)
+
+
+def read_png(data, name):
+    """Pixels of an 8-bit, non-interlaced PNG as uint8 (H, W, C): C = 1 grey, 2 grey +
+    alpha, 3 RGB, 4 RGBA (palette images come back as RGB or RGBA). Anything else gets
+    a DataError that names the file and says why."""
+    if not data.startswith(PNG_SIGNATURE):
+        kind = "a JPEG" if data.startswith(b"\xff\xd8") else "not a PNG"
+        raise DataError(f"{name}: {kind} file (no PNG signature); save it as PNG or PGM")
+    chunks, position = {}, len(PNG_SIGNATURE)
+    while position < len(data):
+        if position + 8 > len(data):
+            raise DataError(f"{name}: truncated PNG (a chunk header is cut off)")
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        crc = data[position + 8 + length:position + 12 + length]
+        if len(body) != length or len(crc) != 4:
+            raise DataError(f"{name}: truncated PNG (the {kind.decode('latin-1')} chunk is cut off)")
+        if struct.unpack(">I", crc)[0] != zlib.crc32(kind + body):
+            raise DataError(f"{name}: corrupt PNG (CRC mismatch in {kind.decode('latin-1')})")
+        chunks.setdefault(kind, []).append(body)
+        position += 12 + length
+        if kind == b"IEND":
+            break
+    if b"IHDR" not in chunks or b"IDAT" not in chunks or b"IEND" not in chunks:
+        raise DataError(f"{name}: truncated or incomplete PNG (needs IHDR, IDAT and IEND)")
+    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB",
+                                                                       chunks[b"IHDR"][0])
+    if colour_type not in PNG_CHANNELS or depth != 8:
+        raise DataError(f"{name}: {depth}-bit PNG of colour type {colour_type} is not "
+                        f"supported; save it as an 8-bit PNG")
+    if interlace:
+        raise DataError(f"{name}: interlaced PNG is not supported; save it without interlacing")
+    if width * height > 50_000_000:
+        raise DataError(f"{name}: {width} x {height} pixels is too large for a digit")
+    channels = PNG_CHANNELS[colour_type]
+    try:
+        raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
+    except zlib.error as error:
+        raise DataError(f"{name}: corrupt PNG image data ({error})") from None
+    pixels = unfilter(raw, height, width * channels, channels, name)
+    pixels = pixels.reshape(height, width, channels)
+    if colour_type == 3:
+        if b"PLTE" not in chunks:
+            raise DataError(f"{name}: palette PNG without its palette (PLTE)")
+        palette = np.frombuffer(chunks[b"PLTE"][0], dtype=np.uint8).reshape(-1, 3)
+        if pixels.max() >= len(palette):
+            raise DataError(f"{name}: a pixel names palette entry {pixels.max()} of {len(palette)}")
+        colours = palette[pixels[:, :, 0]]
+        if b"tRNS" in chunks:                  # the alpha of the first palette entries
+            alpha = np.full(len(palette), 255, dtype=np.uint8)
+            given = np.frombuffer(chunks[b"tRNS"][0], dtype=np.uint8)[:len(palette)]
+            alpha[:len(given)] = given
+            colours = np.dstack([colours, alpha[pixels[:, :, 0]]])
+        pixels = colours
+    return pixels
+
+
+def unfilter(data, height, stride, bpp, name):
+    """Undo PNG's per-row filters (spec section 9): raw bytes (height, stride).
+
+    Each row starts with its filter: 0 none, 1 Sub (minus the byte bpp to the left),
+    2 Up (minus the byte above), 3 Average (of left and above), 4 Paeth (minus whichever
+    of left, above, upper-left is nearest to left + above - upper-left). Sub and Up run
+    on whole rows at once; Average and Paeth depend on the byte just decoded, so they go
+    byte by byte (slow for big photographs, fine for a digit).
+    """
+    if len(data) != height * (stride + 1):
+        raise DataError(f"{name}: the image data holds {len(data):,} bytes, not the "
+                        f"{height * (stride + 1):,} that its size needs (truncated or corrupt)")
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(height, stride + 1)
+    out = np.zeros((height + 1, stride), dtype=np.uint8)          # row 0: the zeros above
+    for y in range(height):
+        kind, line, above = rows[y, 0], rows[y, 1:], out[y]
+        if kind == 0:
+            out[y + 1] = line
+        elif kind == 1:
+            for start in range(bpp):       # each byte adds the decoded byte bpp to its left
+                out[y + 1, start::bpp] = np.cumsum(line[start::bpp], dtype=np.uint64) % 256
+        elif kind == 2:
+            out[y + 1] = line + above
+        elif kind in (3, 4):
+            current, up = bytearray(line.tobytes()), above.tobytes()
+            for x in range(stride):
+                left = current[x - bpp] if x >= bpp else 0
+                upper_left = up[x - bpp] if x >= bpp else 0
+                if kind == 3:
+                    guess = (left + up[x]) // 2
+                else:
+                    p = left + up[x] - upper_left
+                    pa, pb, pc = abs(p - left), abs(p - up[x]), abs(p - upper_left)
+                    guess = left if pa <= pb and pa <= pc else up[x] if pb <= pc else upper_left
+                current[x] = (current[x] + guess) % 256
+            out[y + 1] = np.frombuffer(bytes(current), dtype=np.uint8)
+        else:
+            raise DataError(f"{name}: row {y} has unknown PNG filter type {kind}")
+    return out[1:]
+
+
+def read_pnm(data, name):
+    """Pixels of a binary PGM (P5, grey) or PPM (P6, RGB) file with 8-bit values, as
+    uint8 (H, W, C). The header is the magic, width, height and maximum value, separated
+    by whitespace, with # comments allowed; then the raw bytes."""
+    fields, position = [], 2
+    while len(fields) < 3:
+        while position < len(data) and data[position:position + 1].isspace():
+            position += 1
+        if data[position:position + 1] == b"#":
+            position = data.find(b"\n", position) + 1 or len(data)
+            continue
+        start = position
+        while position < len(data) and data[position:position + 1].isdigit():
+            position += 1
+        if start == position:
+            raise DataError(f"{name}: damaged PGM/PPM header")
+        fields.append(int(data[start:position]))
+    width, height, maxval = fields
+    if not 0 < maxval < 256:
+        raise DataError(f"{name}: PGM/PPM with maximum value {maxval} is not supported (8-bit only)")
+    channels = 1 if data[:2] == b"P5" else 3
+    pixels = data[position + 1:position + 1 + width * height * channels]
+    if len(pixels) != width * height * channels:
+        raise DataError(f"{name}: truncated PGM/PPM ({len(pixels):,} of "
+                        f"{width * height * channels:,} bytes)")
+    values = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width, channels)
+    return (values.astype(np.uint16) * 255 // maxval).astype(np.uint8)
+
+
+def write_png(pixels):
+    """The bytes of a PNG file of uint8 pixels: (H, W) grey or (H, W, 3) RGB. Every row
+    gets filter 0 (stored as it is); zlib does the compressing."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = pixels.shape[:2]
+    colour_type = 0 if pixels.ndim == 2 else 2
+    rows = pixels.reshape(height, -1)
+    raw = np.hstack([np.zeros((height, 1), dtype=np.uint8), rows]).tobytes()
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(raw, 9))
+            + png_chunk(b"IEND", b""))
+
+
+def png_chunk(kind, data):
+    """length, type, data, CRC-32 of type + data: one PNG chunk."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# ---------------------------------------------------------------- the report page
+# One HTML file that opens offline in any browser: charts as inline SVG, pictures as PNG
+# files embedded as data: URIs (base64), no script. Everything in it is escaped text.
+
+def write_report(path, title, facts, history, params, probs, labels, images, classes,
+                 samples=None):
+    """Write the report page to path (atomically). facts: (name, value) pairs shown at
+    the top; history: train()'s (empty for a loaded model); samples: augmented versions
+    of one training digit, or None."""
+    predictions = probs.argmax(axis=1)
+    counts = nn.confusion_matrix(labels, predictions, len(classes))
+    body = [f"<h1>{html.escape(title)}</h1>",
+            "<table class='facts'>" + "".join(f"<tr><th>{html.escape(str(name))}</th><td>"
+                                                f"{html.escape(str(value))}</td></tr>"
+                                                for name, value in facts) + "</table>"]
+    if history:
+        epochs = [record["epoch"] for record in history]
+        losses = {"training loss": (epochs, [r["loss"] for r in history])}
+        accuracies = {"training": (epochs, [100 * r["train_accuracy"] for r in history])}
+        caption = ("Training figures are averaged over each epoch as it was trained, with "
+                   "dropout and augmentation on")
+        if history[0]["val_loss"] is not None:          # none with --val-size 0
+            losses["validation loss"] = (epochs, [r["val_loss"] for r in history])
+            accuracies["validation"] = (epochs, [100 * r["val_accuracy"] for r in history])
+            caption += ("; validation is measured at the epoch's end on held-out images, as "
+                        "the network really is")
+        body.append("<h2>Learning curves</h2><div class='row'>")
+        body.append(svg_chart(losses, "Loss per epoch", "epoch", "cross-entropy", log_y=True))
+        body.append(svg_chart(accuracies, "Accuracy per epoch", "epoch", "accuracy (%)"))
+        body.append(f"</div><p>{caption}.</p>")
+        body.append("<h2>How each layer learned (the training doctor)</h2><div class='row'>")
+        layers = range(len(history[0]["layers"]))
+        body.append(svg_chart({f"layer {i + 1}": (epochs, [r["layers"][i]["update_ratio"]
+                                                           for r in history]) for i in layers},
+                              "Update / weight, per step", "epoch", "ratio", log_y=True))
+        body.append(svg_chart({f"layer {i + 1}": (epochs, [100 * (r["layers"][i]["dead"] or 0)
+                                                           for r in history])
+                               for i in layers if history[0]["layers"][i]["dead"] is not None},
+                              "Dead units (never fired)", "epoch", "% of the layer"))
+        body.append("</div><p>A healthy update ratio is about 1e-3 (CS231n); with a decaying "
+                    "schedule it falls as the learning rate does.</p>")
+        findings = nn.diagnose(history)
+        body.append("<ul>" + "".join(f"<li><b>{html.escape(f['check'])}</b>: "
+                                     f"{html.escape(f['seen'])}. Likely cause: "
+                                     f"{html.escape(f['cause'])}. Try: {html.escape(f['try'])}.</li>"
+                                     for f in findings) + "</ul>" if findings else
+                    "<p>Nothing looks wrong by the doctor's rules of thumb.</p>")
+    else:
+        body.append("<p>No training history to draw: a saved model, or a run stopped "
+                    "during its first epoch.</p>")
+    body.append("<h2>Confusion matrix (test set)</h2>" + confusion_table(counts, classes))
+    body.append("<h2>What the first layer looks for</h2>"
+                f"<img class='pixels' alt='first-layer weights' src='{weight_tiles(params['W1'])}'>"
+                "<p>Each square is one hidden unit's 784 weights, laid out as the image they "
+                "read: red where ink excites the unit, blue where ink silences it. Smooth "
+                "strokes and blobs are learned features; salt-and-pepper noise means the unit "
+                "has not learned much yet (or is not used).</p>")
+    wrong = np.flatnonzero(predictions != labels)
+    wrong = wrong[np.argsort(-probs[wrong, predictions[wrong]])][:24]
+    body.append(f"<h2>The {len(wrong)} mistakes it was surest of</h2><div class='row'>")
+    for i in wrong:
+        body.append(f"<figure><img class='pixels' alt='test image {i}' src='{png_uri(images[i], 3)}'>"
+                    f"<figcaption>#{i}: true {html.escape(classes[labels[i]])}<br>said "
+                    f"{html.escape(classes[predictions[i]])} "
+                    f"({100 * probs[i, predictions[i]]:.1f}%)</figcaption></figure>")
+    body.append("</div>")
+    if samples is not None:
+        body.append("<h2>One training image, as augmentation shows it</h2><div class='row'>" +
+                    "".join(f"<img class='pixels' alt='augmented sample' src='{png_uri(s, 3)}'>"
+                            for s in samples) + "</div><p>Each epoch the network sees every "
+                    "training image moved (and turned or bent) a new way, so it cannot learn "
+                    "pixel positions by heart: it has to learn the strokes.</p>")
+    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+            ".row{display:flex;flex-wrap:wrap;gap:12px}"
+            "table{border-collapse:collapse}td,th{padding:3px 7px;text-align:right}"
+            ".confusion td{border:1px solid #ccc;min-width:2.5em}"
+            ".facts th,.facts td{text-align:left}"
+            "img.pixels{image-rendering:pixelated}"
+            "figure{margin:0;font-size:12px;text-align:center}"
+            "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    write_atomically(Path(path), page.encode("utf-8"))
+
+
+def png_uri(pixels, zoom=1):
+    """A data: URI of a PNG of pixels (uint8, or floats in [0, 1]), each pixel zoom x zoom."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(np.rint(pixels * 255), 0, 255).astype(np.uint8)
+    pixels = pixels.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    return "data:image/png;base64," + base64.b64encode(write_png(pixels)).decode("ascii")
+
+
+def svg_chart(series, title, x_label, y_label, log_y=False, width=460, height=260):
+    """A line chart as an SVG string: series is {name: (xs, ys)}, drawn in distinct
+    colours with a legend, axes with round-numbered ticks, and the labels given."""
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    left, right, top, bottom = 60, 10, 28, 42
+    points = [(x, y) for xs, ys in series.values() for x, y in zip(xs, ys)
+              if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
+    if not points:
+        return ""
+    value = (lambda y: math.log10(y)) if log_y else (lambda y: y)
+    x_low, x_high = min(p[0] for p in points), max(p[0] for p in points)
+    y_low, y_high = min(value(p[1]) for p in points), max(value(p[1]) for p in points)
+    if log_y:
+        y_low, y_high = math.floor(y_low), math.ceil(y_high + 1e-9)
+    else:
+        margin = (y_high - y_low) * 0.05 or 0.5
+        y_low, y_high = y_low - margin, y_high + margin
+    x_high = x_high if x_high > x_low else x_low + 1
+
+    def px(x):
+        return left + (x - x_low) / (x_high - x_low) * (width - left - right)
+
+    def py(y):
+        return top + (y_high - value(y)) / (y_high - y_low) * (height - top - bottom)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+             f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" '
+             f'font-weight="bold">{html.escape(title)}</text>',
+             f'<rect x="{left}" y="{top}" width="{width - left - right}" '
+             f'height="{height - top - bottom}" fill="none" stroke="#888"/>']
+    y_ticks = [10 ** k for k in range(int(y_low), int(y_high) + 1)] if log_y else \
+        nice_ticks(y_low, y_high)
+    for tick in y_ticks:
+        parts.append(f'<line x1="{left - 4}" x2="{width - right}" y1="{py(tick):.1f}" '
+                     f'y2="{py(tick):.1f}" stroke="#ddd"/><text x="{left - 6}" '
+                     f'y="{py(tick) + 4:.1f}" text-anchor="end">{tick:.3g}</text>')
+    x_ticks = [t for t in nice_ticks(x_low, x_high, 6) if t == int(t)]
+    for tick in x_ticks:
+        parts.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{height - bottom}" '
+                     f'y2="{height - bottom + 4}" stroke="#888"/><text x="{px(tick):.1f}" '
+                     f'y="{height - bottom + 16}" text-anchor="middle">{tick:g}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 6}" '
+                 f'text-anchor="middle">{html.escape(x_label)}</text>')
+    parts.append(f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" '
+                 f'text-anchor="middle">{html.escape(y_label)}</text>')
+    for k, (name, (xs, ys)) in enumerate(series.items()):
+        colour = colours[k % len(colours)]
+        line = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(xs, ys)
+                        if y is not None and math.isfinite(y) and (y > 0 or not log_y))
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        if len(xs) < 40:
+            parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}"/>'
+                      for x, y in zip(xs, ys)
+                      if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
+        parts.append(f'<rect x="{left + 10}" y="{top + 8 + 15 * k}" width="12" height="3" '
+                     f'fill="{colour}"/><text x="{left + 26}" y="{top + 13 + 15 * k}">'
+                     f'{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def nice_ticks(low, high, count=5):
+    """About `count` round numbers (1, 2 or 5 times a power of ten apart) from low to high."""
+    if high <= low:
+        high = low + 1
+    raw = (high - low) / count
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if raw <= m * step)
+    first = math.ceil(low / step) * step
+    return [first + k * step for k in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def weight_tiles(W1, n_units=64, columns=8, zoom=3):
+    """The first layer's weights of n_units hidden units, each as a 28 x 28 picture in a
+    grid: red where the unit is excited by ink, blue where ink holds it back, white for
+    0. Each tile is scaled by its own largest |weight|, so weak units still show."""
+    units = W1[:, :n_units].T.reshape(-1, 28, 28)
+    units = units / np.abs(units).max(axis=(1, 2), keepdims=True).clip(1e-12)
+    positive, negative = np.clip(units, 0, 1), np.clip(-units, 0, 1)
+    rgb = np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1)
+    rows = math.ceil(len(units) / columns)
+    grid = np.ones((rows * 29 + 1, columns * 29 + 1, 3)) * 0.6     # grey lines between tiles
+    for k, tile in enumerate(rgb):
+        y, x = divmod(k, columns)
+        grid[1 + 29 * y:29 * (y + 1), 1 + 29 * x:29 * (x + 1)] = tile
+    return png_uri(grid, zoom)
+
+
+def confusion_table(counts, classes):
+    """The confusion matrix as an HTML table: counts shaded by their share of the true
+    class's row (deep blue on the diagonal when right, red off it), with recall per row
+    and precision per column."""
+    precision, recall = nn.precision_recall(counts)
+    share = counts / counts.sum(axis=1, keepdims=True).clip(1)
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in range(len(classes)))
+    lines = [f'<table class="confusion"><tr><th>true \\ predicted</th>{head}<th>recall</th></tr>']
+    for t, row in enumerate(counts):
+        cells = []
+        for p, count in enumerate(row):
+            strength = share[t, p] if t == p else min(1.0, 20 * share[t, p])
+            colour = (f"rgba(31,119,180,{strength:.2f})" if t == p
+                      else f"rgba(214,39,40,{strength:.2f})")
+            cells.append(f'<td style="background:{colour}">{count}</td>')
+        name = str(t) if classes[t] == str(t) else f"{t} {classes[t]}"
+        lines.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}"
+                     f"<td>{100 * recall[t]:.1f}%</td></tr>")
+    lines.append("<tr><th>precision</th>" + "".join(f"<td>{100 * p:.1f}%</td>" for p in precision)
+                 + "<td></td></tr></table>")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -4,29 +4,22 @@ A fully connected network (a multilayer perceptron) is a dict of arrays,
 
     params = {"W1": (D, H1), "b1": (H1,), "W2": (H1, H2), "b2": (H2,), ..., "bL": (C,)}
 
-and everything else is a plain function over such dicts: activations, layers, losses, the
-network's forward and backward pass, optimizers and a training loop; then, as later
-chapters, the measurements, a gradient check, a training doctor, and saving and loading.
+and everything else is a plain function over such dicts. Training repeats four steps on
+each batch of samples: forward (the network's outputs, the logits), loss (how wrong they
+are, and its gradient dL/dlogits), backward (the gradient of every parameter, grads, with
+the keys of params), and an optimizer step (each parameter moved against its gradient).
 
-First reading: the heart of it is a dozen functions, in this order in the file: relu and
-relu_backward, init_params, dense and dense_backward, log_softmax and
-softmax_cross_entropy, forward, backward, sgd_step, adam_step, and train. The first
-section, "checking what comes in", may be skipped: it only turns bad input into clear
-errors.
-
-Conventions: a batch is the rows of a matrix, X (N, D); a layer computes z = x @ W + b;
-every loss is a mean over the batch and returns its gradient with respect to the network's
-output, so backward() needs no other knowledge of the loss. The activation is part of the
-model: every function that runs the network takes it, and none guesses it.
-
-Left out on purpose: convolutions, batch normalisation, automatic differentiation and GPUs.
-Every derivative is written by hand and checked against finite differences (test_nn.py).
+The file is a book: the heart (activations, layers, losses, forward and backward,
+optimizers, train) comes first and reads top to bottom; the appendix after it (measuring,
+the gradient check, the training doctor, saving and loading, the input checks) can wait.
 
     rng = np.random.default_rng(0)
     params = init_params([2, 16, 2], rng=rng)
     history = train(params, X, labels, epochs=50, lr=0.1, activation="relu", rng=rng)
     print(accuracy(labels, predict(params, X, "relu")))
 
+Left out on purpose: convolutions, batch normalisation, automatic differentiation, GPUs.
+Every derivative is written by hand and checked against finite differences (test_nn.py).
 Copy this file into your project: it needs NumPy and the standard library only.
 """
 import math
@@ -34,210 +27,6 @@ import os
 import time
 
 import numpy as np
-
-
-# ---------------------------------------------------------------- checking what comes in
-# Skip this section on first reading: the story starts at "activations", below. These
-# helpers turn every kind of bad input into an error that says what was wrong and what to
-# do, at the door of each public function, once, so that the functions after them can
-# stay plain arithmetic.
-
-def check_labels(labels, n_samples, n_classes):
-    """Return labels as an integer array (N,); raise if they cannot be class labels.
-
-    Cheap enough to run on every batch, and it must: a label of -1 would otherwise
-    silently pick the last class through NumPy's negative indexing.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.shape[0] != n_samples:
-        raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}")
-    if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
-        hint = (" A network with one output answers yes/no questions: use "
-                "loss='binary_cross_entropy' for it." if n_classes == 1 else "")
-        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} outputs; got "
-                         f"values from {labels.min()} to {labels.max()}.{hint}")
-    return labels
-
-
-def is_whole(value):
-    """True for a Python or NumPy integer, but not for True and False."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_choice(what, value, choices):
-    """Raise a ValueError naming the choices if value is not one of them."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
-def check_whole(what, value, minimum):
-    """Raise unless value is a whole number >= minimum (True and 2.0 are refused)."""
-    if not is_whole(value) or value < minimum:
-        raise ValueError(f"{what} must be a whole number >= {minimum}, got {value!r}")
-
-
-def as_generator(rng):
-    """The random generator to draw from: a np.random.Generator as given, an int as its
-    seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
-    if rng is None:
-        return np.random.default_rng(0)
-    if is_whole(rng):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or an "
-                    f"int seed; got {type(rng).__name__}")
-
-
-def check_params(params):
-    """Return the number of layers L; raise unless params is a network of init_params()'s
-    form: exactly the keys W1, b1, ..., WL, bL, real floating arrays of one dtype, W{i}
-    (H{i-1}, H{i}) chaining into the next, b{i} (H{i},), no NaN or infinity."""
-    if not isinstance(params, dict) or not params:
-        raise TypeError(f"params must be a dict of arrays like init_params() makes; got "
-                        f"{type(params).__name__}")
-    n_layers = sum(1 for key in params if isinstance(key, str) and key.startswith("W"))
-    expected = [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in "Wb"]
-    missing = [key for key in expected if key not in params]
-    extra = [key for key in params if key not in expected]
-    if n_layers == 0 or missing or extra:
-        raise ValueError(f"params must have exactly the keys W1, b1, ..., W{n_layers}, "
-                         f"b{n_layers}; missing {missing or 'none'}, unexpected "
-                         f"{extra or 'none'}")
-    dtype = None
-    for i in range(1, n_layers + 1):
-        W, b = params[f"W{i}"], params[f"b{i}"]
-        for key, array in ((f"W{i}", W), (f"b{i}", b)):
-            if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
-                raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
-                                f"{getattr(array, 'dtype', type(array).__name__)}")
-            if dtype is not None and array.dtype != dtype:
-                raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is {dtype}")
-            dtype = array.dtype
-        if W.ndim != 2 or b.shape != (W.shape[1],):
-            raise ValueError(f"W{i} {W.shape} and b{i} {b.shape} do not fit: W{i} must be "
-                             f"(inputs, outputs) and b{i} (outputs,)")
-        if i > 1 and W.shape[0] != params[f"W{i - 1}"].shape[1]:
-            raise ValueError(f"W{i} {W.shape} does not follow W{i - 1} "
-                             f"{params[f'W{i - 1}'].shape}: its rows must equal the "
-                             f"columns of W{i - 1}")
-        if not (np.isfinite(W).all() and np.isfinite(b).all()):
-            raise ValueError(f"W{i} or b{i} holds NaN or infinity: this network was "
-                             f"damaged (a diverged run?); start again from init_params()")
-    return n_layers
-
-
-def layer_sizes(params):
-    """The sizes [D, H1, ..., C] that init_params() would make params from (checked)."""
-    n_layers = check_params(params)
-    return [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)]
-
-
-def check_features(X, params, name="X"):
-    """Raise unless X is (N, D) for a first layer W1 (D, H): cheap, so forward() runs it on
-    every batch."""
-    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
-        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
-                         f"{params['W1'].shape}; got shape {X.shape}")
-
-
-def check_inputs(X, params, name="X"):
-    """Return X as an array (not copied); raise unless it is (N, D) for W1 (D, H), holds
-    real numbers, and no NaN or infinity. Checked in chunks, so the check itself never
-    needs memory in proportion to X."""
-    X = np.asarray(X)
-    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    check_features(X, params, name)
-    if np.issubdtype(X.dtype, np.floating):
-        for start in range(0, len(X), 4096):
-            if not np.isfinite(X[start:start + 4096]).all():
-                raise ValueError(f"{name} holds NaN or infinite values (first in rows "
-                                 f"{start}..{start + 4095}); clean or impute them first")
-    return X
-
-
-def check_dataset(params, X, targets, loss, name):
-    """Return (X, targets) ready for training; raise if they cannot be used together.
-
-    X gets the parameters' dtype (copied once here if needed, never per batch).
-    """
-    X = check_inputs(X, params, f"{name} X").astype(params["W1"].dtype, copy=False)
-    if targets is None:
-        raise ValueError(f"{name} X was given without its targets")
-    targets = np.asarray(targets)
-    if targets.ndim == 0 or len(targets) != len(X):
-        raise ValueError(f"{name} X has {len(X)} samples but its targets have shape "
-                         f"{targets.shape}")
-    if len(X) == 0:
-        raise ValueError(f"the {name} set is empty")
-    n_outputs = params[f"W{len(params) // 2}"].shape[1]
-    if loss == "cross_entropy":
-        check_labels(targets, len(X), n_outputs)
-        return X, targets
-    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
-        raise TypeError(f"{name} targets must be real numbers, got dtype {targets.dtype}")
-    targets = targets.astype(X.dtype, copy=False)
-    if not np.isfinite(targets).all():
-        raise ValueError(f"{name} targets hold NaN or infinite values; clean them first")
-    if loss == "binary_cross_entropy":
-        if n_outputs != 1:
-            raise ValueError(f"binary_cross_entropy wants a network with one output; this "
-                             f"one has {n_outputs}")
-        if targets.size != len(X) or not ((targets >= 0) & (targets <= 1)).all():
-            raise ValueError(f"binary_cross_entropy targets are one number in [0, 1] per "
-                             f"sample; the {name} targets are not")
-    elif targets.shape != (len(X), n_outputs) and not (n_outputs == 1 and
-                                                       targets.shape == (len(X),)):
-        raise ValueError(f"{name} targets have shape {targets.shape}; a network with "
-                         f"{n_outputs} outputs needs ({len(X)}, {n_outputs})")
-    return X, targets
-
-
-def is_number(value):
-    """True for a real Python or NumPy number, but not for True and False."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not \
-        isinstance(value, (bool, np.bool_))
-
-
-def check_training_settings(optimizer, schedule, epochs, batch_size, lr, final_lr, dropout,
-                            momentum, nesterov, weight_decay, functions):
-    """Raise if a setting of train() is out of range, or is set but would do nothing for
-    the chosen optimizer (nesterov with Adam). functions: {name: callable or None}."""
-    check_choice("schedule", schedule, ["constant", "linear", "cosine"])
-    check_whole("epochs", epochs, 0)
-    check_whole("batch_size", batch_size, 1)
-    if not (is_number(lr) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if not (is_number(final_lr) and math.isfinite(final_lr) and final_lr >= 0):
-        raise ValueError(f"final_lr must be a finite number >= 0, got {final_lr!r}")
-    if not (is_number(dropout) and 0 <= dropout < 1):
-        raise ValueError(f"dropout is a probability in [0, 1); got {dropout!r}")
-    if momentum is not None and not (is_number(momentum) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if optimizer == "adam" and nesterov is not None:
-        raise ValueError("nesterov applies to optimizer='sgd' only; leave it out for Adam")
-    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
-        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
-                         f"multiplies the weights by 1 - lr * weight_decay")
-    for name, function in functions.items():
-        if function is not None and not callable(function):
-            raise TypeError(f"{name} must be a function or None, got {type(function).__name__}")
-
-
-def augmented(augment, X_batch, rng):
-    """augment(X_batch, rng), checked: the batch it returns must keep the shape, hold real
-    finite numbers, and is given the data's dtype."""
-    result = np.asarray(augment(X_batch, rng))
-    if result.shape != X_batch.shape:
-        raise ValueError(f"augment returned shape {result.shape} for a batch of shape "
-                         f"{X_batch.shape}; it must change values only")
-    if np.iscomplexobj(result) or not np.issubdtype(result.dtype, np.number) \
-            or not np.isfinite(result).all():
-        raise ValueError("augment returned a batch with NaN, infinite or non-real values")
-    return result.astype(X_batch.dtype, copy=False)
 
 
 # ---------------------------------------------------------------- activations
@@ -308,14 +97,7 @@ def init_params(sizes, rng=None, dtype=np.float32, init="he"):
         init="glorot": std = sqrt(2 / (fan_in + fan_out))   suits tanh and sigmoid
     rng is a np.random.Generator or an int seed; None means seed 0, so results repeat.
     """
-    sizes = list(sizes)
-    if len(sizes) < 2 or any(not is_whole(size) or size < 1 for size in sizes):
-        raise ValueError(f"sizes must be two or more positive integers, like [784, 256, 10]; "
-                         f"got {sizes}")
-    check_choice("init", init, ("he", "glorot"))
-    if not np.issubdtype(np.dtype(dtype), np.floating):
-        raise TypeError(f"dtype must be a real floating type such as np.float32; got "
-                        f"{np.dtype(dtype)}")
+    check_init(sizes, init, dtype)
     rng = as_generator(rng)
     params = {}
     for i in range(1, len(sizes)):
@@ -373,7 +155,7 @@ def log_softmax(logits):
 
 def softmax(logits):
     """probs = exp(z) / sum(exp(z)) row by row: (N, C) -> (N, C), rows sum to 1."""
-    return np.exp(log_softmax(logits))
+    return np.exp(log_softmax(check_logits(logits)))
 
 
 def softmax_cross_entropy(logits, labels):
@@ -385,6 +167,7 @@ def softmax_cross_entropy(logits, labels):
     The gradient is the softmax *and* its Jacobian already: apply no other softmax
     derivative on top of it.
     """
+    logits = check_logits(logits)
     n_samples, n_classes = logits.shape
     labels = check_labels(labels, n_samples, n_classes)
     rows = np.arange(n_samples)
@@ -402,12 +185,7 @@ def mean_squared_error(outputs, targets):
         loss     = mean((outputs - targets)**2)
         doutputs = 2 * (outputs - targets) / (N * K)              (N, K)
     """
-    targets = np.asarray(targets, dtype=outputs.dtype)
-    if targets.ndim == 1 and outputs.shape[1] == 1:
-        targets = targets[:, None]
-    if targets.shape != outputs.shape:
-        raise ValueError(f"targets have shape {targets.shape}, outputs {outputs.shape}; "
-                         f"they must match")
+    outputs, targets = check_regression(outputs, targets)
     error = outputs - targets
     return float((error * error).mean()), error * (2 / error.size)
 
@@ -419,14 +197,8 @@ def binary_cross_entropy(logits, targets):
         dlogits = (sigmoid(z) - t) / N                             (N, 1)
     log(1 + exp(z)) is computed as max(z, 0) + log1p(exp(-|z|)): no overflow, no log(0).
     """
-    if logits.ndim != 2 or logits.shape[1] != 1:
-        raise ValueError(f"binary_cross_entropy wants a network with one output, (N, 1) "
-                         f"logits; got shape {logits.shape}")
-    targets = np.asarray(targets, dtype=logits.dtype).reshape(-1, 1)
-    if targets.shape != logits.shape:
-        raise ValueError(f"expected {logits.shape[0]} targets, got {targets.shape[0]}")
-    if not np.all((targets >= 0) & (targets <= 1)):
-        raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
+    logits = check_logits(logits)
+    targets = check_binary(logits, targets)
     softplus = np.maximum(logits, 0) + np.log1p(np.exp(-np.abs(logits)))
     loss = (softplus - targets * logits).mean()
     return float(loss), (sigmoid(logits) - targets) / logits.shape[0]
@@ -450,13 +222,8 @@ def forward(params, X, activation, dropout=0.0, rng=None):
     of its units, scaled by 1 / (1 - dropout), with masks drawn from rng.
     X (N, D) -> logits (N, C). The cache keeps what backward() needs.
     """
+    X, n_layers = check_batch(params, X, activation, dropout, rng)
     f = ACTIVATIONS[activation][0]
-    check_features(X, params)
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout is a probability in [0, 1); got {dropout}")
-    if dropout > 0 and rng is None:
-        raise ValueError("dropout needs rng, a np.random.Generator, to draw its masks")
-    n_layers = len(params) // 2
     cache = {"activation": activation, "dropout": dropout, "a0": X}
     a = X
     for i in range(1, n_layers):
@@ -498,8 +265,8 @@ def backward(params, cache, dlogits):
 
 # ---------------------------------------------------------------- optimizers
 # An optimizer step changes params in place, using grads from backward(). Whatever it must
-# remember between steps (velocities, moment estimates) lives in `state`, a dict that
-# starts empty and is filled on the first step.
+# remember between steps (velocities, running means) lives in `state`, a dict that starts
+# empty and is filled on the first step.
 #
 # Weight decay shrinks each weight matrix W towards zero, W = W - lr * weight_decay * W,
 # apart from the gradient step ("decoupled", as in AdamW: Loshchilov & Hutter, 2019).
@@ -507,18 +274,15 @@ def backward(params, cache, dlogits):
 # to the loss; with momentum or Adam it keeps the decay from being rescaled by their step
 # sizes. Biases are not decayed.
 #
-# The updates are written in place (*=, +=, out=) into arrays kept in state. Each
-# expression like lr * v would allocate a new array as big as the weights on every step,
-# and the memory allocator's round trips to the operating system then cost more than
-# the arithmetic itself (Adam was 6x slower written that way).
-
-# Numbers below 1.2e-38 ("denormals") cost the CPU 10 to 50 times longer per operation
-# (measured here). The running average of a weight whose gradient stays 0 (a pixel almost
-# never inked), SGD's velocity or Adam's M, shrinks by its factor every step and reaches
-# them within a few hundred steps: after two MNIST epochs 1% of W1's m was denormal. So
-# every FLUSH_EVERY steps the optimizers set their averages' entries below TINY to 0. Such
-# an entry moves its weight by less than 1e-22 a step (about lr * v, or m / eps for Adam):
-# the math is unchanged.
+# The updates are written in place (*=, +=, out=) into arrays kept in state: an expression
+# like lr * v would allocate a new array as big as the weights on every step, and the
+# round trips to the operating system for that memory cost more than the arithmetic.
+#
+# Numbers below 1.2e-38 ("denormals") cost the CPU 10 to 50 times longer per operation.
+# A running average whose gradient stays 0 (a pixel that is never inked) shrinks by its
+# factor every step and reaches them within a few hundred steps. So every FLUSH_EVERY
+# steps the averages' entries below TINY are set to 0; such an entry moved its weight by
+# less than 1e-22 a step, so the math is unchanged.
 FLUSH_EVERY = 100
 TINY = 1e-30
 
@@ -532,7 +296,7 @@ def sgd_step(params, grads, state, lr, momentum=0.0, nesterov=False, weight_deca
         P = P - lr * (g + momentum * v)      (Nesterov: look ahead along v)
     With momentum = 0 this is plain SGD, P = P - lr * g. Weight decay: see above.
     """
-    state["t"] = state.get("t", 0) + 1
+    t = check_step(params, grads, state, lr, weight_decay, momentum=momentum)
     for key, P in params.items():
         if key not in state:
             state[key] = {"velocity": np.zeros_like(P), "work": np.empty_like(P)}
@@ -550,83 +314,63 @@ def sgd_step(params, grads, state, lr, momentum=0.0, nesterov=False, weight_deca
                 work += g                                        # g + momentum * v
                 direction = work
         P -= np.multiply(direction, lr, out=work)                # P = P - lr * direction
-        if state["t"] % FLUSH_EVERY == 0:                        # see TINY above
+        if t % FLUSH_EVERY == 0:                                 # see TINY above
             velocity[np.abs(velocity, out=work) < TINY] = 0
-
-
-# Adam makes ten passes a step over arrays as large as the weights (P, g, M, S). A
-# 784 x 1024 float32 matrix is 3.2 MB, more than a core's cache, so a pass over a whole
-# array at a time goes out to memory, every pass. Done on slices of BLOCK = 32K elements
-# (128 KB), the five slices a step works on (P, g, M, S and a scratch one) take 640 KB and
-# stay in a core's 1 MB cache for all the passes. On MNIST's default network (2-core Xeon)
-# Adam's step took 9.2 ms on whole arrays, 7.0 ms on 64K slices (1.3 MB, more than that
-# cache) and 6.75 ms on 32K slices (medians of 4 runs). The math is unchanged.
-BLOCK = 1 << 15
-
-
-def in_slices(*arrays):
-    """Matching 1-D slices of BLOCK elements of arrays of one shape (views: writes to
-    them change the arrays)."""
-    flat = [array.reshape(-1) for array in arrays]
-    for start in range(0, flat[0].size, BLOCK):
-        yield [array[start:start + BLOCK] for array in flat]
 
 
 def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
     """Adam (Kingma & Ba, 2015): each parameter's step scaled by its own gradient history.
 
     For every parameter P with gradient g, at step t = 1, 2, ...:
-        m = beta1 * m + (1 - beta1) * g          (running mean of g, starts at 0)
-        s = beta2 * s + (1 - beta2) * g**2       (running mean of g**2, starts at 0)
+        m = beta1 * m + (1 - beta1) * g          running mean of g       (starts at 0)
+        s = beta2 * s + (1 - beta2) * g**2       running mean of g**2    (starts at 0)
+        m_hat = m / (1 - beta1**t)               the means, without their pull towards
+        s_hat = s / (1 - beta2**t)               the zeros they started from
         P = P - lr * m_hat / (sqrt(s_hat) + eps)
-    where m_hat = m / (1 - beta1**t) and s_hat = s / (1 - beta2**t) undo the pull towards
-    zero of the first steps. Weight decay: see above.
-
-    The code keeps running *sums* instead of means, M = m / (1 - beta1) and
-    S = s / (1 - beta2), so each update is a multiply shorter:
-        M = beta1 * M + g        S = beta2 * S + g**2
-    and folds every constant, the bias corrections included, into step_size and eps_hat:
-        lr * m_hat / (sqrt(s_hat) + eps) = step_size * M / (sqrt(S) + eps_hat),  where
-        r = sqrt(S / s_hat) = sqrt((1 - beta2**t) / (1 - beta2)),
-        step_size = lr * (m_hat / M) * r = lr * (1 - beta1) / (1 - beta1**t) * r,
-        eps_hat = eps * r.
-    That is 10 passes over the weights' size a step instead of 12: Adam's step took 7% less
-    time on MNIST's default network (6.31 against 6.91 ms, median of 120 steps each).
+    Weight decay: see above. Each array is updated a slice at a time (see in_slices).
     """
-    if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-        raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1} and {beta2}: at 1 "
-                         f"the running means never forget and the bias correction divides by 0")
-    t = state.get("t", 0) + 1
-    state["t"] = t
-    r = math.sqrt((1 - beta2 ** t) / (1 - beta2))                 # sqrt(S / s_hat)
-    step_size = lr * (1 - beta1) / (1 - beta1 ** t) * r
-    eps_hat = eps * r
+    t = check_step(params, grads, state, lr, weight_decay, beta1=beta1, beta2=beta2, eps=eps)
     for key, P in params.items():
         if key not in state:
-            state[key] = {"M": np.zeros_like(P), "S": np.zeros_like(P)}
-        if "work" not in state:                                  # one scratch slice for all
-            state["work"] = np.empty(BLOCK, dtype=P.dtype)
-        work = state["work"]
+            state[key] = {"m": np.zeros_like(P), "s": np.zeros_like(P)}
         if weight_decay and key.startswith("W"):
             P *= 1 - lr * weight_decay
-        for p, g, M, S in in_slices(P, grads[key], state[key]["M"], state[key]["S"]):
-            w = work[:len(p)]
-            M *= beta1
-            M += g                                               # M = beta1 M + g
-            S *= beta2
-            S += np.square(g, out=w)                             # S = beta2 S + g**2
-            np.sqrt(S, out=w)
-            w += eps_hat                                         # sqrt(S) + eps_hat
-            p -= np.multiply(np.divide(M, w, out=w), step_size, out=w)  # P -= step_size M / ...
-            if t % FLUSH_EVERY == 0:                             # keep denormals away
-                M[np.abs(M, out=w) < TINY] = 0
-                S[S < TINY] = 0
+        for p, g, m, s, work in in_slices(state, P, grads[key], state[key]["m"], state[key]["s"]):
+            m *= beta1
+            m += np.multiply(g, 1 - beta1, out=work)             # m = beta1 m + (1-beta1) g
+            s *= beta2
+            s += np.multiply(np.square(g, out=work), 1 - beta2, out=work)   # ... g**2
+            if t % FLUSH_EVERY == 0:                             # see TINY above
+                m[np.abs(m, out=work) < TINY] = 0
+                s[s < TINY] = 0
+            s_hat = np.divide(s, 1 - beta2 ** t, out=work)
+            denominator = np.sqrt(s_hat, out=work)
+            denominator += eps                                   # sqrt(s_hat) + eps
+            step = np.divide(m, denominator, out=work)
+            step *= lr / (1 - beta1 ** t)                        # lr * m_hat / (...)
+            p -= step
+
+
+# Adam makes a dozen passes a step over arrays as large as the weights. A 784 x 1024
+# float32 matrix is 3.2 MB, more than a core's cache, so each pass over a whole array
+# would go out to memory. On slices of BLOCK = 32K entries (128 KB) the five arrays a
+# step touches (P, g, m, s and a scratch slice) stay in cache for all the passes.
+BLOCK = 1 << 15
+
+
+def in_slices(state, *arrays):
+    """Matching 1-D slices of BLOCK entries of arrays of one shape (views: writing to them
+    changes the arrays), each with a scratch slice of the same length, kept in state."""
+    if "work" not in state:
+        state["work"] = np.empty(BLOCK, dtype=arrays[0].dtype)
+    flat = [array.reshape(-1) for array in arrays]
+    for start in range(0, flat[0].size, BLOCK):
+        pieces = [array[start:start + BLOCK] for array in flat]
+        yield pieces + [state["work"][:len(pieces[0])]]
 
 
 OPTIMIZERS = {"sgd": sgd_step, "adam": adam_step}
 
-
-# ---------------------------------------------------------------- training
 
 def scheduled_lr(lr, step, total_steps, schedule="constant", final_lr=0.0):
     """The learning rate for batch `step` (0, 1, ...) of a run of `total_steps` batches.
@@ -644,260 +388,76 @@ def scheduled_lr(lr, step, total_steps, schedule="constant", final_lr=0.0):
     return lr
 
 
-def count_correct(logits, targets, loss):
-    """How many rows of logits predict their target's class (0 for the mse loss)."""
-    if loss == "cross_entropy":
-        return int((logits.argmax(axis=1) == targets).sum())
-    if loss == "binary_cross_entropy":
-        return int(((logits[:, 0] > 0) == (np.reshape(targets, -1) > 0.5)).sum())
-    return 0
-
-
-def evaluate(params, X, targets, loss="cross_entropy", *, activation, batch_size=1000):
-    """(mean loss, accuracy) of the network on X, dropout off, in chunks of batch_size.
-
-    Accuracy is None for the mse loss (regression has no classes). Draws no random numbers.
-    """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
-    check_params(params)
-    check_whole("batch_size", batch_size, 1)
-    X, targets = check_dataset(params, X, targets, loss, "evaluation")
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(X), batch_size):
-        X_batch, targets_batch = X[start:start + batch_size], targets[start:start + batch_size]
-        logits, _ = forward(params, X_batch, activation)
-        total_loss += LOSSES[loss](logits, targets_batch)[0] * len(X_batch)
-        correct += count_correct(logits, targets_batch, loss)
-    return total_loss / len(X), (None if loss == "mse" else correct / len(X))
-
-
-def chance_loss(loss, n_outputs):
-    """The loss of a network that knows nothing yet and says so: ln(C) for C classes
-    (every class at 1/C), ln(2) for a yes/no output; None for mse (it depends on the
-    targets' scale)."""
-    if loss == "cross_entropy":
-        return math.log(n_outputs)
-    if loss == "binary_cross_entropy":
-        return math.log(2)
-    return None
-
-
-# While it trains, train() watches each layer on a sample of batches: about WATCHED_BATCHES
-# per epoch, every k-th one. Sizes and steps are measured on every k-th entry of each
-# weight matrix, at most WATCHED_ENTRIES of them: an estimate from 65,536 entries is as good
-# as from all 800,000, for a tenth of the copying. Measured on MNIST's default run: watching
-# every entry of every batch made an epoch 28% slower, the sampled entries of every batch 8%;
-# as shipped (40 batches of 430) the cost is lost in the noise, about 0.7% by that count.
-# The doctor (a later chapter) reads these numbers.
-WATCHED_BATCHES = 40
-WATCHED_ENTRIES = 1 << 16
-
-# A sigmoid or tanh unit is saturated when its output is within 0.01 of a flat end, where
-# its derivative is nearly 0 and it stops learning: sigmoid(4.6) = 0.990, tanh(2.65) = 0.990.
-SATURATED_Z = {"sigmoid": 4.6, "tanh": 2.65}
-
-
-def rms(array):
-    """Root mean square: sqrt(mean(array**2)), the typical size of an entry."""
-    return math.sqrt(float(np.vdot(array, array)) / max(array.size, 1))
-
-
-def watched_entries(W):
-    """Every k-th entry of W, at most WATCHED_ENTRIES of them, spread over all its rows
-    (a view: copy it to keep it)."""
-    return W.reshape(-1)[::max(1, W.size // WATCHED_ENTRIES)]
-
-
-def new_watch(params):
-    """Empty sums for one epoch of watch_layers(), for a network of L layers."""
-    n_layers = len(params) // 2
-    hidden = [params[f"W{i}"].shape[1] for i in range(1, n_layers)]
-    return {"batches": 0, "samples": 0,
-            "grad_rms": np.zeros(n_layers), "update_ratio": np.zeros(n_layers),
-            "fired": [np.zeros(h, dtype=bool) for h in hidden],
-            "saturated": [np.zeros(h, dtype=np.int64) for h in hidden]}
-
-
-def watch_layers(watch, params, grads, cache, weights_before):
-    """Add one step's measurements of every layer i to watch (weights_before: the watched
-    entries of each W{i} before the step; see watched_entries):
-        grad_rms      rms(dW{i})
-        update_ratio  rms(change the optimizer made to W{i}) / rms(W{i} before the step)
-        fired         hidden units with z{i} > 0 on some sample (relu units that never
-                      fire pass no gradient: they are dead)
-        saturated     per hidden unit, the samples that put it at a flat end (sigmoid, tanh)
-    The update ratio is measured, not computed from lr: momentum and Adam change the step.
-    """
-    watch["batches"] += 1
-    watch["samples"] += len(cache["a0"])
-    for i, before in enumerate(weights_before, start=1):
-        watch["grad_rms"][i - 1] += rms(watched_entries(grads[f"W{i}"]))
-        weight_rms = rms(before)
-        before -= watched_entries(params[f"W{i}"])                 # minus the step taken
-        watch["update_ratio"][i - 1] += rms(before) / max(weight_rms, 1e-30)
-    for i in range(1, len(weights_before)):
-        z = cache[f"z{i}"]                                          # (N, H_i)
-        watch["fired"][i - 1] |= z.max(axis=0) > 0
-        if cache["activation"] in SATURATED_Z:
-            watch["saturated"][i - 1] += (np.abs(z) > SATURATED_Z[cache["activation"]]).sum(axis=0)
-
-
-def layer_report(watch, params, activation):
-    """One dict per layer i from an epoch's watch: weight_rms (at the epoch's end),
-    grad_rms and update_ratio (means over the watched steps), dead (relu: the share of
-    hidden units that never fired) and saturated (sigmoid, tanh: the share of hidden
-    units at a flat end on most samples); None where a number does not apply."""
-    report = []
-    n_layers = len(params) // 2
-    for i in range(1, n_layers + 1):
-        dead = saturated = None
-        if i < n_layers and activation == "relu":
-            dead = 1 - float(watch["fired"][i - 1].mean())
-        if i < n_layers and activation in SATURATED_Z:
-            saturated = float((watch["saturated"][i - 1] > watch["samples"] / 2).mean())
-        report.append({"layer": i, "weight_rms": rms(params[f"W{i}"]),
-                       "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
-                       "update_ratio": float(watch["update_ratio"][i - 1] / watch["batches"]),
-                       "dead": dead, "saturated": saturated})
-    return report
-
-
-# How far above where it started the loss may climb before train() calls the run diverged.
-# A run that learns brings its loss down, and batch-to-batch noise moves it by tens of per
-# cent, not by a factor of a hundred: that happens only when each step throws the weights
-# further out than the last (seen: losses of 1e19 at lr 100 with Adam). The reference is
-# the first batch's loss, but never below chance_loss, so a run resumed from a good model
-# (loss 0.01) is not stopped by an ordinary bad batch.
-DIVERGED_FACTOR = 100
-
-
-def diverged_message(batch_loss, reference, epoch, batch, lr, dtype):
-    """What to say when the loss is NaN, infinite or DIVERGED_FACTOR times its start."""
-    seen = (f"the loss became {batch_loss:.3g} at epoch {epoch}, batch {batch} (it started "
-            f"near {reference:.3g}): training diverged.")
-    if np.dtype(dtype) == np.float16:
-        return (seen + " The parameters are float16, whose largest number is 65504: "
-                "activations and gradients overflow it. Use float32 (init_params' default).")
-    return (seen + f" The steps are too large for this network: try a learning rate 10x "
-            f"lower (lr={lr} now), or find one with find_lr(); and check that the inputs "
-            f"are scaled (e.g. to [0, 1] or to mean 0, std 1).")
-
+# ---------------------------------------------------------------- training
 
 def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd",
           momentum=None, nesterov=None, weight_decay=0.0, loss="cross_entropy",
           activation="relu", dropout=0.0, schedule="constant", final_lr=0.0,
           X_val=None, targets_val=None, rng=None, augment=None, on_epoch=None,
           should_stop=None):
-    """Train params in place with minibatch gradient descent; return the history.
+    """Train params in place by minibatch gradient descent; return the history.
 
-    X (N, D) are the inputs; targets are class labels (N,) for loss="cross_entropy", 0/1
-    labels for "binary_cross_entropy" (one output), or values (N, C) for "mse".
-    Each epoch visits the samples in a new order drawn from rng (a np.random.Generator or
-    an int seed; None means seed 0), in batches of batch_size, and takes one optimizer
-    step per batch: "sgd" or "adam". momentum (default 0.9) is how much of the past
-    gradients a step keeps: SGD's velocity decay, and for Adam its beta1, the same idea;
-    nesterov applies to SGD alone. The learning rate follows `schedule` from lr towards
-    final_lr, batch by batch (see scheduled_lr). dropout is the probability of zeroing
-    each hidden activation.
-    augment(X_batch, rng) -> X_batch, if given, may change each training batch (a copy,
-    never the data set) before the network sees it; validation data is never augmented.
-
-    history is a list with one dict per epoch: epoch, loss and train_accuracy (averaged
-    over the epoch's batches as they were trained, dropout on), val_loss and val_accuracy
-    (None without validation data), lr (at the epoch's end), seconds, samples_per_second,
-    and "layers", the health of each layer (see watch_layers). The first record also
-    holds initial_loss (the first batch's, before any step) and chance_loss.
-    on_epoch(record) is called after each epoch, e.g. to print it. should_stop() is asked
-    after every batch; when it says True, training stops there and the history of the
-    complete epochs is returned (params include the partial epoch's steps).
-    A loss that turns NaN, infinite, or 100x its start stops with a FloatingPointError.
+    Each epoch visits the samples of X (N, D) in a new random order, batch_size at a time,
+    and on each batch runs the four steps: forward, loss, backward, optimizer step.
+        targets      class labels (N,) for loss="cross_entropy", 0/1 labels (N,) for
+                     "binary_cross_entropy" (one output), values (N, K) for "mse"
+        optimizer    "sgd" or "adam"; momentum (default 0.9) is SGD's velocity decay and
+                     Adam's beta1; nesterov is SGD's alone; weight_decay: decoupled
+        lr           the learning rate, moved by `schedule` ("constant", "linear",
+                     "cosine") towards final_lr, batch by batch (see scheduled_lr)
+        dropout      the probability of zeroing each hidden unit while training
+        X_val, targets_val   measured after every epoch (never trained on)
+        rng          a np.random.Generator or an int seed (None: seed 0): the order,
+                     the dropout masks and augmentation all draw from it
+        augment      augment(X_batch, rng) -> X_batch may change each training batch
+        on_epoch     on_epoch(record) after every epoch, e.g. to print it
+        should_stop  asked after every batch; True ends training there
+    history: one record per complete epoch (see end_epoch: losses, accuracies, the
+    learning rate, the time, each layer's health). A loss that turns NaN, infinite or 100
+    times its start ends training with a FloatingPointError that says what to try.
     """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
-    check_choice("optimizer", optimizer, list(OPTIMIZERS))
-    n_layers = check_params(params)
-    check_training_settings(optimizer, schedule, epochs, batch_size, lr, final_lr, dropout,
-                            momentum, nesterov, weight_decay,
-                            {"augment": augment, "on_epoch": on_epoch, "should_stop": should_stop})
-    momentum = 0.9 if momentum is None else momentum
-    if optimizer == "sgd":
-        settings = {"momentum": momentum, "nesterov": bool(nesterov),
-                    "weight_decay": weight_decay}
-    else:
-        settings = {"beta1": momentum, "weight_decay": weight_decay}
+    settings = check_training(params, optimizer, loss, activation, schedule, epochs,
+                              batch_size, lr, final_lr, dropout, momentum, nesterov,
+                              weight_decay, augment, on_epoch, should_stop)
     X, targets = check_dataset(params, X, targets, loss, "training")
-    if X_val is not None or targets_val is not None:
-        if X_val is None:
-            raise ValueError("targets_val was given without X_val")
-        X_val, targets_val = check_dataset(params, X_val, targets_val, loss, "validation")
+    X_val, targets_val = check_validation(params, X_val, targets_val, loss)
     rng = as_generator(rng)
-
     loss_fn, step_fn = LOSSES[loss], OPTIMIZERS[optimizer]
-    state = {}
-    n_samples = len(X)
-    batches_per_epoch = math.ceil(n_samples / batch_size)
-    total_steps, step = epochs * batches_per_epoch, 0
-    watch_every = max(1, batches_per_epoch // WATCHED_BATCHES)
-    reference = None
-    history = []
+    batches = math.ceil(len(X) / batch_size)
+    state, history = {}, []
+    watch = new_watch(params, loss, batches)           # the doctor's notes (appendix)
     for epoch in range(1, epochs + 1):
-        start_time = time.perf_counter()
-        order = rng.permutation(n_samples)
-        total_loss, correct = 0.0, 0
-        watch = new_watch(params)
-        for batch_number, start in enumerate(range(0, n_samples, batch_size)):
+        order = rng.permutation(len(X))
+        for b, start in enumerate(range(0, len(X), batch_size)):
             batch = order[start:start + batch_size]
             X_batch, targets_batch = X[batch], targets[batch]      # the only copy: one batch
             if augment is not None:
                 X_batch = augmented(augment, X_batch, rng)
-            # Overflow is caught just below, as a non-finite loss with a clear message.
-            with np.errstate(over="ignore", invalid="ignore"):
-                logits, cache = forward(params, X_batch, activation, dropout, rng)
-                batch_loss, dlogits = loss_fn(logits, targets_batch)
-            if reference is None:
-                initial_loss = batch_loss
-                reference = max(batch_loss, chance_loss(loss, logits.shape[1]) or 0)
-            if not batch_loss <= DIVERGED_FACTOR * reference:      # also catches NaN
-                raise FloatingPointError(diverged_message(
-                    batch_loss, reference, epoch, batch_number + 1, lr, X.dtype))
-            grads = backward(params, cache, dlogits)
-            current_lr = scheduled_lr(lr, step, total_steps, schedule, final_lr)
-            watched = batch_number % watch_every == 0
-            if watched:
-                weights_before = [watched_entries(params[f"W{i}"]).copy()
-                                  for i in range(1, n_layers + 1)]
-            step_fn(params, grads, state, current_lr, **settings)
-            if watched:
-                watch_layers(watch, params, grads, cache, weights_before)
-            step += 1
-            total_loss += batch_loss * len(batch)
-            correct += count_correct(logits, targets_batch, loss)
+            with np.errstate(over="ignore", invalid="ignore"):    # check_loss says why
+                logits, cache = forward(params, X_batch, activation, dropout, rng)   # 1
+                batch_loss, dlogits = loss_fn(logits, targets_batch)                 # 2
+            check_loss(watch, batch_loss, logits, epoch, b + 1, lr)
+            grads = backward(params, cache, dlogits)                                 # 3
+            lr_now = scheduled_lr(lr, (epoch - 1) * batches + b, epochs * batches,
+                                  schedule, final_lr)
+            before = watch_before_step(watch, params, b)
+            step_fn(params, grads, state, lr_now, **settings)                       # 4
+            watch_after_step(watch, before, params, grads, cache, batch_loss, logits,
+                             targets_batch)
             if should_stop is not None and should_stop():
                 return history
-        val_loss = val_accuracy = None
-        if X_val is not None:
-            val_loss, val_accuracy = evaluate(params, X_val, targets_val, loss,
-                                              activation=activation)
-        seconds = time.perf_counter() - start_time
-        record = {
-            "epoch": epoch,
-            "loss": total_loss / n_samples,
-            "train_accuracy": None if loss == "mse" else correct / n_samples,
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-            "lr": current_lr,
-            "seconds": seconds,
-            "samples_per_second": n_samples / seconds,
-            "layers": layer_report(watch, params, activation),
-        }
-        if epoch == 1:
-            record["initial_loss"] = initial_loss
-            record["chance_loss"] = chance_loss(loss, logits.shape[1])
-        history.append(record)
+        validation = evaluate(params, X_val, targets_val, loss, activation=activation) \
+            if X_val is not None else (None, None)
+        history.append(end_epoch(watch, params, activation, epoch, lr_now, validation))
         if on_epoch is not None:
-            on_epoch(record)
+            on_epoch(history[-1])
     return history
+
+
+# ================================================================ appendix: what can wait
+# The heart ends here. What follows serves it: measuring a trained network, checking the
+# gradients, the training doctor, saving and loading, and the checks of what comes in.
+# Read on when you need one of them.
 
 
 # ---------------------------------------------------------------- measuring a trained network
@@ -907,9 +467,9 @@ def outputs(params, X, activation, batch_size=1000):
 
     For a classifier these are the logits (softmax() turns them into probabilities); for
     a network trained with loss="mse" they are its predicted values. Chunks keep memory
-    small: forward() holds every layer's z and a for its chunk (1,000 rows of a 1024-unit
-    network are 16 MB; 10,000 were 160 MB), and each chunk of X is converted to the
-    parameters' dtype only when its turn comes, so a large float64 X is never copied whole.
+    small (forward() holds every layer's z and a for its chunk), and each chunk of X is
+    converted to the parameters' dtype only when its turn comes, so a large float64 X is
+    never copied whole.
     """
     check_choice("activation", activation, list(ACTIVATIONS))
     n_layers = check_params(params)
@@ -939,7 +499,37 @@ def accuracy(labels, predictions):
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape:
         raise ValueError(f"labels {labels.shape} and predictions {predictions.shape} differ")
+    if labels.size == 0:
+        raise ValueError("accuracy of no predictions at all: the arrays are empty")
     return float((labels == predictions).mean())
+
+
+def evaluate(params, X, targets, loss="cross_entropy", *, activation, batch_size=1000):
+    """(mean loss, accuracy) of the network on X, dropout off, in chunks of batch_size.
+
+    Accuracy is None for the mse loss (regression has no classes). Draws no random numbers.
+    """
+    check_choice("activation", activation, list(ACTIVATIONS))
+    check_choice("loss", loss, list(LOSSES))
+    check_params(params)
+    check_whole("batch_size", batch_size, 1)
+    X, targets = check_dataset(params, X, targets, loss, "evaluation")
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(X), batch_size):
+        X_batch, targets_batch = X[start:start + batch_size], targets[start:start + batch_size]
+        logits, _ = forward(params, X_batch, activation)
+        total_loss += LOSSES[loss](logits, targets_batch)[0] * len(X_batch)
+        correct += count_correct(logits, targets_batch, loss)
+    return total_loss / len(X), (None if loss == "mse" else correct / len(X))
+
+
+def count_correct(logits, targets, loss):
+    """How many rows of logits predict their target's class (0 for the mse loss)."""
+    if loss == "cross_entropy":
+        return int((logits.argmax(axis=1) == targets).sum())
+    if loss == "binary_cross_entropy":
+        return int(((logits[:, 0] > 0) == (np.reshape(targets, -1) > 0.5)).sum())
+    return 0
 
 
 def confusion_matrix(labels, predictions, n_classes):
@@ -1036,6 +626,180 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
 #   CS231n, "Neural Networks Part 3: babysitting the learning process" (Karpathy et al.)
 #   Karpathy, "A Recipe for Training Neural Networks" (2019)
 #   Smith, "Cyclical Learning Rates for Training Neural Networks" (2017)
+
+
+# The layer watch. While it trains, train() watches each layer on a sample of batches:
+# about WATCHED_BATCHES per epoch, every k-th one. Sizes and steps are measured on every
+# k-th entry of each weight matrix, at most WATCHED_ENTRIES of them: an estimate from
+# 65,536 entries is as good as one from all 800,000, for a tenth of the copying. The
+# watch also keeps the epoch's running totals (loss, correct answers, time) and the
+# divergence rule's reference loss.
+WATCHED_BATCHES = 40
+WATCHED_ENTRIES = 1 << 16
+
+# A sigmoid or tanh unit is saturated when its output is within 0.01 of a flat end, where
+# its derivative is nearly 0 and it stops learning: sigmoid(4.6) = 0.990, tanh(2.65) = 0.990.
+SATURATED_Z = {"sigmoid": 4.6, "tanh": 2.65}
+
+# How far above where it started the loss may climb before train() calls the run diverged.
+# A run that learns brings its loss down, and batch-to-batch noise moves it by tens of per
+# cent, not by a factor of a hundred: that happens only when each step throws the weights
+# further out than the last. The reference is the first batch's loss, but never below
+# chance_loss, so a run resumed from a good model (loss 0.01) is not stopped by an
+# ordinary bad batch.
+DIVERGED_FACTOR = 100
+
+
+def new_watch(params, loss, batches_per_epoch):
+    """The notes train() keeps on a run, for the history and the doctor."""
+    watch = {"loss": loss, "every": max(1, batches_per_epoch // WATCHED_BATCHES),
+             "reference": None, "initial_loss": None}
+    start_epoch(watch, params)
+    return watch
+
+
+def start_epoch(watch, params):
+    """Zero the epoch's sums in watch, and start its clock."""
+    n_layers = len(params) // 2
+    hidden = [params[f"W{i}"].shape[1] for i in range(1, n_layers)]
+    watch.update({"started": time.perf_counter(), "samples": 0, "total_loss": 0.0,
+                  "correct": 0, "batches": 0, "watched_samples": 0,
+                  "grad_rms": np.zeros(n_layers), "update_ratio": np.zeros(n_layers),
+                  "fired": [np.zeros(h, dtype=bool) for h in hidden],
+                  "saturated": [np.zeros(h, dtype=np.int64) for h in hidden]})
+
+
+def check_loss(watch, batch_loss, logits, epoch, batch, lr):
+    """Raise a FloatingPointError if batch_loss is NaN, infinite or DIVERGED_FACTOR times
+    the reference; the first call sets the reference (and notes the initial loss)."""
+    if watch["reference"] is None:
+        watch["initial_loss"] = batch_loss
+        watch["chance_loss"] = chance_loss(watch["loss"], logits.shape[1])
+        watch["reference"] = max(batch_loss, watch["chance_loss"] or 0)
+    if not batch_loss <= DIVERGED_FACTOR * watch["reference"]:      # also catches NaN
+        raise FloatingPointError(diverged_message(batch_loss, watch["reference"], epoch,
+                                                  batch, lr, logits.dtype))
+
+
+def diverged_message(batch_loss, reference, epoch, batch, lr, dtype):
+    """What to say when the loss is NaN, infinite or DIVERGED_FACTOR times its start."""
+    seen = (f"the loss became {batch_loss:.3g} at epoch {epoch}, batch {batch} (it started "
+            f"near {reference:.3g}): training diverged.")
+    if np.dtype(dtype) == np.float16:
+        return (seen + " The parameters are float16, whose largest number is 65504: "
+                "activations and gradients overflow it. Use float32 (init_params' default).")
+    return (seen + f" The steps are too large for this network: try a learning rate 10x "
+            f"lower (lr={lr} now), or find one with find_lr(); and check that the inputs "
+            f"are scaled (e.g. to [0, 1] or to mean 0, std 1).")
+
+
+def chance_loss(loss, n_outputs):
+    """The loss of a network that knows nothing yet and says so: ln(C) for C classes
+    (every class at 1/C), ln(2) for a yes/no output; None for mse (it depends on the
+    targets' scale)."""
+    if loss == "cross_entropy":
+        return math.log(n_outputs)
+    if loss == "binary_cross_entropy":
+        return math.log(2)
+    return None
+
+
+def watch_before_step(watch, params, batch):
+    """On a watched batch, a copy of the watched entries of each W{i} before the step
+    (the change the optimizer makes is measured against it); None on the others."""
+    if batch % watch["every"]:
+        return None
+    return [watched_entries(params[f"W{i}"]).copy() for i in range(1, len(params) // 2 + 1)]
+
+
+def watch_after_step(watch, before, params, grads, cache, batch_loss, logits, targets):
+    """Add one step to the epoch's sums: its loss and correct answers, and on a watched
+    batch (before is not None) the measurements of every layer i:
+        grad_rms      rms(dW{i})
+        update_ratio  rms(change the optimizer made to W{i}) / rms(W{i} before the step)
+        fired         hidden units with z{i} > 0 on some sample (relu units that never
+                      fire pass no gradient: they are dead)
+        saturated     per hidden unit, the samples that put it at a flat end (sigmoid, tanh)
+    The update ratio is measured, not computed from lr: momentum and Adam change the step.
+    """
+    watch["samples"] += len(logits)
+    watch["total_loss"] += batch_loss * len(logits)
+    watch["correct"] += count_correct(logits, targets, watch["loss"])
+    if before is None:
+        return
+    watch["batches"] += 1
+    watch["watched_samples"] += len(logits)
+    for i, weights_before in enumerate(before, start=1):
+        watch["grad_rms"][i - 1] += rms(watched_entries(grads[f"W{i}"]))
+        weight_rms = rms(weights_before)
+        weights_before -= watched_entries(params[f"W{i}"])          # minus the step taken
+        watch["update_ratio"][i - 1] += rms(weights_before) / max(weight_rms, 1e-30)
+    for i in range(1, len(before)):
+        z = cache[f"z{i}"]                                            # (N, H_i)
+        watch["fired"][i - 1] |= z.max(axis=0) > 0
+        if cache["activation"] in SATURATED_Z:
+            watch["saturated"][i - 1] += (np.abs(z) > SATURATED_Z[cache["activation"]]).sum(axis=0)
+
+
+def end_epoch(watch, params, activation, epoch, lr, validation):
+    """The history's record of an epoch, from the watch's sums (which start again):
+        epoch, loss and train_accuracy   averaged over the epoch's batches as they were
+                                         trained (dropout on; accuracy None for mse)
+        val_loss, val_accuracy           from validation = (loss, accuracy), or None
+        lr                               at the epoch's end
+        seconds, samples_per_second      validation included
+        layers                           each layer's health (see layer_report)
+    The first record also holds initial_loss (the first batch's, before any step) and
+    chance_loss."""
+    seconds = time.perf_counter() - watch["started"]
+    record = {
+        "epoch": epoch,
+        "loss": watch["total_loss"] / watch["samples"],
+        "train_accuracy": None if watch["loss"] == "mse" else watch["correct"] / watch["samples"],
+        "val_loss": validation[0],
+        "val_accuracy": validation[1],
+        "lr": lr,
+        "seconds": seconds,
+        "samples_per_second": watch["samples"] / seconds,
+        "layers": layer_report(watch, params, activation),
+    }
+    if epoch == 1:
+        record["initial_loss"] = watch["initial_loss"]
+        record["chance_loss"] = watch["chance_loss"]
+    start_epoch(watch, params)
+    return record
+
+
+def layer_report(watch, params, activation):
+    """One dict per layer i from an epoch's watch: weight_rms (at the epoch's end),
+    grad_rms and update_ratio (means over the watched steps), dead (relu: the share of
+    hidden units that never fired) and saturated (sigmoid, tanh: the share of hidden
+    units at a flat end on most samples); None where a number does not apply."""
+    report = []
+    n_layers = len(params) // 2
+    for i in range(1, n_layers + 1):
+        dead = saturated = None
+        if i < n_layers and activation == "relu":
+            dead = 1 - float(watch["fired"][i - 1].mean())
+        if i < n_layers and activation in SATURATED_Z:
+            saturated = float((watch["saturated"][i - 1] > watch["watched_samples"] / 2).mean())
+        report.append({"layer": i, "weight_rms": rms(params[f"W{i}"]),
+                       "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
+                       "update_ratio": float(watch["update_ratio"][i - 1] / watch["batches"]),
+                       "dead": dead, "saturated": saturated})
+    return report
+
+
+def rms(array):
+    """Root mean square: sqrt(mean(array**2)), the typical size of an entry."""
+    return math.sqrt(float(np.vdot(array, array)) / max(array.size, 1))
+
+
+def watched_entries(W):
+    """Every k-th entry of W, at most WATCHED_ENTRIES of them, spread over all its rows
+    (a view: copy it to keep it)."""
+    return W.reshape(-1)[::max(1, W.size // WATCHED_ENTRIES)]
+
 
 # CS231n: "the ratio of the update magnitudes to the value magnitudes ... should be
 # somewhere around 1e-3. If it is lower than this then the learning rate might be too low.
@@ -1381,3 +1145,354 @@ def save(path, params, activation, **info):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+# ---------------------------------------------------------------- checking what comes in
+# These helpers turn every kind of bad input into an error that says what was wrong and
+# what to do, at the door of each public function, so that the functions they guard can
+# stay plain arithmetic. Those called on every batch cost nothing next to a matrix
+# multiply: they look at keys, shapes and dtypes, never at every weight.
+
+def check_labels(labels, n_samples, n_classes):
+    """Return labels as an integer array (N,); raise if they cannot be class labels.
+
+    Cheap enough to run on every batch, and it must: a label of -1 would otherwise
+    silently pick the last class through NumPy's negative indexing.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}")
+    if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
+        hint = (" A network with one output answers yes/no questions: use "
+                "loss='binary_cross_entropy' for it." if n_classes == 1 else "")
+        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} outputs; got "
+                         f"values from {labels.min()} to {labels.max()}.{hint}")
+    return labels
+
+
+def is_whole(value):
+    """True for a Python or NumPy integer, but not for True and False."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value):
+    """True for a real Python or NumPy number, but not for True and False."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not \
+        isinstance(value, (bool, np.bool_))
+
+
+def check_choice(what, value, choices):
+    """Raise a ValueError naming the choices if value is not one of them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+def check_whole(what, value, minimum):
+    """Raise unless value is a whole number >= minimum (True and 2.0 are refused)."""
+    if not is_whole(value) or value < minimum:
+        raise ValueError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+
+
+def check_fraction(what, value):
+    """Raise unless value is a number in [0, 1)."""
+    if not (is_number(value) and 0 <= value < 1):
+        raise ValueError(f"{what} must be in [0, 1), got {value!r}")
+
+
+def check_rate(what, value):
+    """Raise unless value is a finite number > 0."""
+    if not (is_number(value) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
+
+
+def as_generator(rng):
+    """The random generator to draw from: a np.random.Generator as given, an int as its
+    seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
+    if rng is None:
+        return np.random.default_rng(0)
+    if is_whole(rng):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or an "
+                    f"int seed; got {type(rng).__name__}")
+
+
+def check_init(sizes, init, dtype):
+    """Raise unless init_params() can make a network of these sizes, init and dtype."""
+    sizes = list(sizes)
+    if len(sizes) < 2 or any(not is_whole(size) or size < 1 for size in sizes):
+        raise ValueError(f"sizes must be two or more positive integers, like [784, 256, 10]; "
+                         f"got {sizes}")
+    check_choice("init", init, ("he", "glorot"))
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise TypeError(f"dtype must be a real floating type such as np.float32; got "
+                        f"{np.dtype(dtype)}")
+
+
+def check_network(params):
+    """Return the number of layers L; raise unless params has init_params()'s form: exactly
+    the keys W1, b1, ..., WL, bL, real floating arrays of one dtype, W{i} (H{i-1}, H{i})
+    chaining into the next, b{i} (H{i},). Keys and shapes only: cheap on every batch."""
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"params must be a dict of arrays like init_params() makes; got "
+                        f"{type(params).__name__}")
+    n_layers = sum(1 for key in params if isinstance(key, str) and key.startswith("W"))
+    expected = [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in "Wb"]
+    missing = [key for key in expected if key not in params]
+    extra = [key for key in params if key not in expected]
+    if n_layers == 0 or missing or extra:
+        raise ValueError(f"params must have exactly the keys W1, b1, ..., W{n_layers}, "
+                         f"b{n_layers}; missing {missing or 'none'}, unexpected "
+                         f"{extra or 'none'}")
+    dtype = None
+    for i in range(1, n_layers + 1):
+        W, b = params[f"W{i}"], params[f"b{i}"]
+        for key, array in ((f"W{i}", W), (f"b{i}", b)):
+            if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
+                raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
+                                f"{getattr(array, 'dtype', type(array).__name__)}")
+            if dtype is not None and array.dtype != dtype:
+                raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is {dtype}")
+            dtype = array.dtype
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"W{i} {W.shape} and b{i} {b.shape} do not fit: W{i} must be "
+                             f"(inputs, outputs) and b{i} (outputs,)")
+        if i > 1 and W.shape[0] != params[f"W{i - 1}"].shape[1]:
+            raise ValueError(f"W{i} {W.shape} does not follow W{i - 1} "
+                             f"{params[f'W{i - 1}'].shape}: its rows must equal the "
+                             f"columns of W{i - 1}")
+    return n_layers
+
+
+def check_params(params):
+    """check_network(params), and no NaN or infinity in any weight (a pass over them all:
+    for the doors of train, evaluate and save, not for every batch)."""
+    n_layers = check_network(params)
+    for i in range(1, n_layers + 1):
+        if not (np.isfinite(params[f"W{i}"]).all() and np.isfinite(params[f"b{i}"]).all()):
+            raise ValueError(f"W{i} or b{i} holds NaN or infinity: this network was "
+                             f"damaged (a diverged run?); start again from init_params()")
+    return n_layers
+
+
+def layer_sizes(params):
+    """The sizes [D, H1, ..., C] that init_params() would make params from (checked)."""
+    n_layers = check_params(params)
+    return [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)]
+
+
+def check_features(X, params, name="X"):
+    """Raise unless X is a real-valued (N, D) for a first layer W1 (D, H)."""
+    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
+        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
+                         f"{params['W1'].shape}; got shape {X.shape}")
+
+
+def check_batch(params, X, activation, dropout, rng):
+    """(X as an array, L) for forward(); raise if the network cannot run on this batch.
+    Keys, shapes and dtypes only (see check_network)."""
+    check_choice("activation", activation, list(ACTIVATIONS))
+    n_layers = check_network(params)
+    X = np.asarray(X)
+    check_features(X, params)
+    if len(X) == 0:
+        raise ValueError("X is an empty batch (0 rows): give the network at least one sample")
+    check_fraction("dropout", dropout)
+    if dropout > 0 and not isinstance(rng, np.random.Generator):
+        raise ValueError("dropout needs rng, a np.random.Generator, to draw its masks")
+    return X, n_layers
+
+
+def check_inputs(X, params, name="X"):
+    """Return X as an array (not copied); raise unless it is (N, D) for W1 (D, H), holds
+    real numbers, and no NaN or infinity. Checked in chunks, so the check itself never
+    needs memory in proportion to X."""
+    X = np.asarray(X)
+    check_features(X, params, name)
+    if np.issubdtype(X.dtype, np.floating):
+        for start in range(0, len(X), 4096):
+            if not np.isfinite(X[start:start + 4096]).all():
+                raise ValueError(f"{name} holds NaN or infinite values (first in rows "
+                                 f"{start}..{start + 4095}); clean or impute them first")
+    return X
+
+
+def check_logits(logits):
+    """logits as an array; raise unless they are a non-empty (N, C) of real numbers."""
+    logits = np.asarray(logits)
+    if np.iscomplexobj(logits) or not np.issubdtype(logits.dtype, np.number):
+        raise TypeError(f"logits must be real numbers, got dtype {logits.dtype}")
+    if logits.ndim != 2 or logits.shape[0] == 0:
+        raise ValueError(f"logits must be (N, C) with N >= 1 samples, got shape {logits.shape}")
+    return logits
+
+
+def check_regression(outputs, targets):
+    """(outputs, targets) for mean_squared_error, as floats of one shape (N, K): integer
+    outputs are computed in floats, a 1-D target fits a one-output network."""
+    outputs = check_logits(outputs)
+    if not np.issubdtype(outputs.dtype, np.floating):
+        outputs = outputs.astype(np.float64)
+    targets = np.asarray(targets)
+    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
+        raise TypeError(f"mse targets must be real numbers, got dtype {targets.dtype}")
+    targets = targets.astype(outputs.dtype, copy=False)
+    if targets.ndim == 1 and outputs.shape[1] == 1:
+        targets = targets[:, None]
+    if targets.shape != outputs.shape:
+        raise ValueError(f"targets have shape {targets.shape}, outputs {outputs.shape}; "
+                         f"they must match")
+    return outputs, targets
+
+
+def check_binary(logits, targets):
+    """targets (N, 1) for binary_cross_entropy; raise unless one output and targets in [0, 1]."""
+    if logits.shape[1] != 1:
+        raise ValueError(f"binary_cross_entropy wants a network with one output, (N, 1) "
+                         f"logits; got shape {logits.shape}")
+    targets = np.asarray(targets)
+    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
+        raise TypeError(f"binary_cross_entropy targets must be real numbers, got dtype "
+                        f"{targets.dtype}")
+    targets = targets.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
+    targets = targets.reshape(-1, 1)
+    if targets.shape != logits.shape:
+        raise ValueError(f"expected {logits.shape[0]} targets, got {targets.shape[0]}")
+    if not np.all((targets >= 0) & (targets <= 1)):
+        raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
+    return targets
+
+
+def check_step(params, grads, state, lr, weight_decay, **settings):
+    """Return the step number t = 1, 2, ... (kept in state) after checking an optimizer's
+    arguments: the rates, the settings in [0, 1) (eps: > 0), params of real floats, grads
+    with their keys and shapes. Whether grads are finite is checked for every array on the first step and
+    for the biases on every step (a NaN anywhere in a layer's dz reaches its db): a pass
+    over every weight on every step would cost more than the checks are worth."""
+    check_rate("lr", lr)
+    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
+        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
+                         f"multiplies the weights by 1 - lr * weight_decay")
+    for name, value in settings.items():
+        if name == "eps":
+            check_rate("eps", value)
+        else:
+            check_fraction(name, value)
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict (start with {{}}), got {type(state).__name__}")
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"params must be a dict of arrays like init_params() makes; got "
+                        f"{type(params).__name__}")
+    if not isinstance(grads, dict) or set(grads) != set(params):
+        raise ValueError(f"grads must have the keys of params ({', '.join(params)}); got "
+                         f"{', '.join(map(str, grads)) if isinstance(grads, dict) else grads!r}")
+    t = state.get("t", 0) + 1
+    for key, P in params.items():
+        g = grads[key]
+        if not isinstance(P, np.ndarray) or not np.issubdtype(P.dtype, np.floating):
+            raise TypeError(f"params[{key!r}] must be a NumPy array of real floats")
+        if not isinstance(g, np.ndarray) or g.shape != P.shape:
+            raise ValueError(f"grads[{key!r}] must be an array of {key}'s shape {P.shape}; got "
+                             f"{getattr(g, 'shape', type(g).__name__)}")
+        if (t == 1 or key.startswith("b")) and not np.isfinite(g).all():
+            raise ValueError(f"grads[{key!r}] holds NaN or infinity: the step would ruin the "
+                             f"weights. Check the loss and the learning rate first")
+    state["t"] = t
+    return t
+
+
+def check_dataset(params, X, targets, loss, name):
+    """Return (X, targets) ready for training; raise if they cannot be used together.
+
+    X gets the parameters' dtype (copied once here if needed, never per batch).
+    """
+    X = check_inputs(X, params, f"{name} X").astype(params["W1"].dtype, copy=False)
+    if targets is None:
+        raise ValueError(f"{name} X was given without its targets")
+    targets = np.asarray(targets)
+    if targets.ndim == 0 or len(targets) != len(X):
+        raise ValueError(f"{name} X has {len(X)} samples but its targets have shape "
+                         f"{targets.shape}")
+    if len(X) == 0:
+        raise ValueError(f"the {name} set is empty")
+    n_outputs = params[f"W{len(params) // 2}"].shape[1]
+    if loss == "cross_entropy":
+        check_labels(targets, len(X), n_outputs)
+        return X, targets
+    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
+        raise TypeError(f"{name} targets must be real numbers, got dtype {targets.dtype}")
+    targets = targets.astype(X.dtype, copy=False)
+    if not np.isfinite(targets).all():
+        raise ValueError(f"{name} targets hold NaN or infinite values; clean them first")
+    if loss == "binary_cross_entropy":
+        if n_outputs != 1:
+            raise ValueError(f"binary_cross_entropy wants a network with one output; this "
+                             f"one has {n_outputs}")
+        if targets.size != len(X) or not ((targets >= 0) & (targets <= 1)).all():
+            raise ValueError(f"binary_cross_entropy targets are one number in [0, 1] per "
+                             f"sample; the {name} targets are not")
+    elif targets.shape != (len(X), n_outputs) and not (n_outputs == 1 and
+                                                       targets.shape == (len(X),)):
+        raise ValueError(f"{name} targets have shape {targets.shape}; a network with "
+                         f"{n_outputs} outputs needs ({len(X)}, {n_outputs})")
+    return X, targets
+
+
+def check_validation(params, X_val, targets_val, loss):
+    """(X_val, targets_val) checked like the training data, or (None, None) if not given."""
+    if X_val is None and targets_val is None:
+        return None, None
+    if X_val is None:
+        raise ValueError("targets_val was given without X_val")
+    return check_dataset(params, X_val, targets_val, loss, "validation")
+
+
+def check_training(params, optimizer, loss, activation, schedule, epochs, batch_size, lr,
+                   final_lr, dropout, momentum, nesterov, weight_decay, augment, on_epoch,
+                   should_stop):
+    """Raise if a setting of train() is out of range, or is set but would do nothing for
+    the chosen optimizer (nesterov with Adam); return the optimizer's settings."""
+    check_choice("activation", activation, list(ACTIVATIONS))
+    check_choice("loss", loss, list(LOSSES))
+    check_choice("optimizer", optimizer, list(OPTIMIZERS))
+    check_choice("schedule", schedule, ["constant", "linear", "cosine"])
+    check_params(params)
+    check_whole("epochs", epochs, 0)
+    check_whole("batch_size", batch_size, 1)
+    check_rate("lr", lr)
+    if not (is_number(final_lr) and math.isfinite(final_lr) and final_lr >= 0):
+        raise ValueError(f"final_lr must be a finite number >= 0, got {final_lr!r}")
+    check_fraction("dropout", dropout)
+    if momentum is not None:
+        check_fraction("momentum", momentum)
+    if optimizer == "adam" and nesterov is not None:
+        raise ValueError("nesterov applies to optimizer='sgd' only; leave it out for Adam")
+    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
+        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
+                         f"multiplies the weights by 1 - lr * weight_decay")
+    for name, function in (("augment", augment), ("on_epoch", on_epoch),
+                           ("should_stop", should_stop)):
+        if function is not None and not callable(function):
+            raise TypeError(f"{name} must be a function or None, got {type(function).__name__}")
+    momentum = 0.9 if momentum is None else momentum
+    if optimizer == "sgd":
+        return {"momentum": momentum, "nesterov": bool(nesterov), "weight_decay": weight_decay}
+    return {"beta1": momentum, "weight_decay": weight_decay}
+
+
+def augmented(augment, X_batch, rng):
+    """augment(X_batch, rng), checked: the batch it returns must keep the shape, hold real
+    finite numbers, and is given the data's dtype."""
+    result = np.asarray(augment(X_batch, rng))
+    if result.shape != X_batch.shape:
+        raise ValueError(f"augment returned shape {result.shape} for a batch of shape "
+                         f"{X_batch.shape}; it must change values only")
+    if np.iscomplexobj(result) or not np.issubdtype(result.dtype, np.number) \
+            or not np.isfinite(result).all():
+        raise ValueError("augment returned a batch with NaN, infinite or non-real values")
+    return result.astype(X_batch.dtype, copy=False)
