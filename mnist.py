@@ -497,7 +497,8 @@ def use_saved_network(args):
         raise DataError(f"{args.load} has sizes {sizes}; {dataset} needs {28 * 28} inputs "
                         f"and {len(spec['classes'])} outputs")
     if args.predict:
-        return predict_files(params, info["activation"], args.predict, spec["classes"], args.show)
+        return predict_files(params, info["activation"], args.predict, spec["classes"],
+                             args.show, whole=dataset != "mnist")
     if dataset != args.dataset:
         raise DataError(f"{args.load} was trained on {dataset}; add --dataset {dataset}")
     data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
@@ -517,42 +518,372 @@ def use_saved_network(args):
     return 0
 
 
-def predict_files(params, activation, paths, classes, show):
-    """--predict: one line per image, 'path: class (prob)  class (prob)  class (prob)',
-    then the 28 x 28 picture the network was given. A file that cannot be read or holds
-    no digit gets one error line; the others are still answered. Returns the exit code."""
+def predict_files(params, activation, paths, classes, show, whole=False):
+    """--predict: one line per image, then (with show) the 28 x 28 inputs the network was
+    given, side by side. A number reads 'path: 2026  (2 99.1%, 0 97.3%, ...)'; one digit
+    'path: 7 (97.1%)  1 (1.2%)  9 (0.8%)', its three likeliest classes. whole: the image
+    is one item (Fashion-MNIST), never cut up. A file that cannot be read or holds no
+    number gets one error line; the others are still answered. Returns the exit code."""
     failed = 0
     for path in paths:
         try:
-            digit = prepare_digit(read_image(path), path)
+            pixels = read_image(path)
+            if whole:
+                inputs = prepare_digit(pixels, path)[None]
+                probs = nn.softmax(nn.outputs(params, inputs.reshape(1, -1), activation))
+            else:
+                reading = read_number(pixels, params, activation, path)
+                inputs, probs = reading["inputs"], reading["probs"]
         except DataError as error:
             print(f"mnist.py: error: {error}", file=sys.stderr)
             failed += 1
             continue
-        probs = nn.softmax(nn.outputs(params, digit.reshape(1, -1), activation))[0]
-        best = np.argsort(-probs)[:3]
-        print(f"{path}: " + "  ".join(f"{classes[k]} ({100 * probs[k]:.1f}%)" for k in best))
+        best = probs.argmax(axis=1)
+        if len(probs) == 1:
+            likeliest = np.argsort(-probs[0])[:3]
+            answer = "  ".join(f"{classes[k]} ({100 * probs[0, k]:.1f}%)" for k in likeliest)
+        else:
+            answer = "".join(classes[k] for k in best) + "  (" + ", ".join(
+                f"{classes[k]} {100 * p[k]:.1f}%" for k, p in zip(best, probs)) + ")"
+        print(f"{path}: {answer}")
         if show:
-            print("\n".join(trimmed(draw(digit))))
+            rows = ["  ".join(line) for line in zip(*(draw(digit) for digit in inputs))]
+            print("\n".join(trimmed(rows)))
     return 1 if failed else 0
 
 
-def prepare_digit(pixels, name="image"):
-    """A picture of one digit as MNIST would have it: float32 (28, 28), ink 1, paper 0.
+# Reading a number takes a few steps, each a function below: grey levels; the ink, as what
+# is clearly darker than the paper around it (a photo is lit unevenly, so the paper's
+# brightness is estimated locally); the connected pieces of ink; the pieces of one digit
+# joined (a 5's detached top stroke, a broken line); specks dropped; a piece too wide for
+# one digit cut where its ink is thinnest near where the cut should be, the network's
+# confidence choosing among the candidate cuts; each digit prepared as MNIST's were.
 
-    greyscale (transparent parts count as white paper); dark ink on light paper turned
-    into light ink on dark; cropped to the ink; scaled so its longer side is 20 pixels,
-    by area averaging; placed in 28 x 28 so that its centre of mass is at the centre
-    (within half a pixel); brightest ink scaled to 1, like the training images' 255.
+WORK_SIZE = 1200       # photos are read at most this many pixels wide or tall
+MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page, a face)
+SURE = 0.9             # a group the network reads with this confidence is one digit...
+TOO_WIDE = 1.1         # ...unless it is this many times wider than tall
+DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
+
+
+def read_number(pixels, params, activation, name="image"):
+    """Read every digit in an image, left to right, with the network params.
+
+    pixels: uint8 (H, W), or (H, W, C) with C = 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA;
+    dark ink on light paper or light on dark. Returns a dict:
+        text    the digits read, as a string ("2026")
+        digits  the digits (K,);  probs: the network's probabilities (K, 10)
+        inputs  what the network was given, float32 (K, 28, 28)
+        boxes   where each digit is in the image, (top, left, bottom, right), (K, 4)
+    Raises DataError for an image with no ink, or too many pieces to be a number.
     """
-    pixels = np.asarray(pixels, dtype=np.float64) / 255
+    factor = max(1, math.ceil(max(np.shape(pixels)[:2]) / WORK_SIZE))
+    ink, threshold = ink_strength(block_mean(grey_levels(pixels), factor), name)
+    labels, boxes, areas = connected_pieces(ink > threshold)
+    groups = digit_groups(boxes, areas, ink.shape, name)
+    narrow = [right - left for top, left, bottom, right in (span for _, span in groups)
+              if right - left <= bottom - top]
+    expected = float(np.median(narrow)) if narrow else None          # one digit's width
+    found = []
+    for members, _ in groups:
+        found += read_group(np.isin(labels, members), ink, expected, params, activation)
+    inputs, probs, masks = (list(column) for column in zip(*found))
+    probs = np.array(probs)
+    digits = probs.argmax(axis=1)
+    return {"text": "".join(str(d) for d in digits), "digits": digits, "probs": probs,
+            "inputs": np.array(inputs),
+            "boxes": np.array([bounding_box(mask) for mask in masks]) * factor}
+
+
+def read_group(mask, ink, expected, params, activation):
+    """The digits in one group of pieces (mask (H, W) bool), left to right, as a list of
+    (input (28, 28), probs (10,), mask).
+
+    A group the network reads with confidence (SURE), not too wide for one digit, is
+    one. A group wider than a digit may hold several that touch: cut paths are laid
+    through it from top to bottom at every sixth of a digit's width (see cut_path); every
+    run of the group between two of them, up to twice a digit's width, is a candidate
+    digit, and the network reads them all. The reading kept is the chain of candidates
+    from the left edge to the right whose log-probabilities, each less DIGIT_PRICE for
+    another digit, add up to the most (dynamic programming, as in segmentation by
+    recognition).
+    """
+    top, left, bottom, right = bounding_box(mask)
+    width, height = right - left, bottom - top
+    expected = expected or 0.7 * height
+    box = mask[top:bottom, left:right]
+    step = max(2.0, expected / 6)
+    ends = [np.zeros(height, dtype=np.int64)]
+    if width > 1.2 * expected:
+        for centre in np.arange(step, width - step / 2, step):
+            path = cut_path(box, centre, step / 2)
+            if path is not None:
+                ends.append(path)
+    ends.append(np.full(height, width))
+    columns = np.arange(width)[None, :]
+    pieces, parts = [], []
+    for i in range(len(ends)):
+        reach = range(i + 1, min(len(ends), i + 2 + int(2 * expected / step)))
+        for j in sorted(set(reach) | ({len(ends) - 1} if i == 0 else set())):
+            part = box & (columns >= ends[i][:, None]) & (columns < ends[j][:, None])
+            if part.sum() >= 0.03 * box.sum() or (i, j) == (0, len(ends) - 1):
+                pieces.append((i, j))
+                parts.append(part)
+    inputs = np.stack([centre_digit(np.where(part, ink[top:bottom, left:right], 0))
+                       for part in parts])
+    probs = nn.softmax(nn.outputs(params, inputs.reshape(len(parts), -1), activation))
+    whole = pieces.index((0, len(ends) - 1))
+    if probs[whole].max() >= SURE and width < TOO_WIDE * height:
+        return [(inputs[whole], probs[whole], mask)]
+    score = np.log(probs.max(axis=1)) - DIGIT_PRICE
+    best = np.full(len(ends), -np.inf)
+    best[0], came_from = 0.0, {}
+    for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
+        if best[i] + score[k] > best[j]:
+            best[j], came_from[j] = best[i] + score[k], (i, k)
+    chosen, j = [], len(ends) - 1
+    while j:
+        i, k = came_from[j]
+        chosen.insert(0, k)
+        j = i
+    found = []
+    for k in chosen:
+        part = np.zeros_like(mask)
+        part[top:bottom, left:right] = parts[k]
+        found.append((inputs[k], probs[k], part))
+    return found
+
+
+def cut_path(box, centre, reach):
+    """A way to cut the ink of box (h, w) bool in two from top to bottom: the column of
+    the cut in each row (h,), moving at most one column from row to row, ending within
+    `reach` of column `centre`; None if the box is too narrow. The path pays for every
+    inked pixel it crosses and a little for straying from the centre; the cheapest path
+    to each bottom column is found row by row (dynamic programming). So it bends around
+    a stroke that a straight cut would go through."""
+    height, width = box.shape
+    columns = np.arange(width)
+    cost = 10.0 * box + np.abs(columns - centre)[None, :] / max(reach, 1)       # (h, w)
+    total, came_from = cost[0].copy(), np.zeros((height, width), dtype=np.int64)
+    for y in range(1, height):
+        left = np.concatenate([[np.inf], total[:-1]])          # arriving from x - 1
+        right = np.concatenate([total[1:], [np.inf]])          # arriving from x + 1
+        steps = np.stack([left, total, right])                  # (3, w)
+        came_from[y] = steps.argmin(axis=0) - 1
+        total = steps.min(axis=0) + cost[y]
+    near = np.flatnonzero((np.abs(columns - centre) <= reach) & (columns > 0) &
+                          (columns < width - 1))
+    if len(near) == 0:
+        return None
+    path = np.empty(height, dtype=np.int64)
+    path[-1] = near[np.argmin(total[near])]
+    for y in range(height - 1, 0, -1):
+        path[y - 1] = path[y] + came_from[y, path[y]]
+    return path
+
+
+def grey_levels(pixels):
+    """float32 (H, W) in [0, 1], 0 black and 1 white, from uint8 grey, grey + alpha, RGB
+    or RGBA pixels; transparent parts count as white paper."""
+    pixels = np.asarray(pixels)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
-    colour = pixels[:, :, :3] if pixels.shape[2] >= 3 else pixels[:, :, :1]
-    grey = colour @ np.array([0.299, 0.587, 0.114]) if colour.shape[2] == 3 else colour[:, :, 0]
-    if pixels.shape[2] in (2, 4):                                  # alpha: composite on white
-        alpha = pixels[:, :, -1]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or min(pixels.shape[:2]) < 1:
+        raise DataError(f"expected pixels (H, W) or (H, W, 1-4), got shape {pixels.shape}")
+    values = pixels.astype(np.float32) / 255
+    colour = values[:, :, :3] if values.shape[2] >= 3 else values[:, :, :1]
+    if colour.shape[2] == 3:
+        grey = colour @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    else:
+        grey = colour[:, :, 0]
+    if values.shape[2] in (2, 4):                                 # alpha: composite on white
+        alpha = values[:, :, -1]
         grey = grey * alpha + (1 - alpha)
+    return grey
+
+
+def block_mean(image, factor):
+    """image (H, W) shrunk by a whole factor, each pixel the mean of a factor x factor
+    block (the edge blocks may be partial: the image is padded by its edge)."""
+    if factor == 1:
+        return image
+    height, width = -(-image.shape[0] // factor), -(-image.shape[1] // factor)
+    padded = np.pad(image, ((0, height * factor - image.shape[0]),
+                            (0, width * factor - image.shape[1])), mode="edge")
+    return padded.reshape(height, factor, width, factor).mean(axis=(1, 3))
+
+
+def ink_strength(grey, name="image"):
+    """(ink, threshold): how much darker than the paper around it each pixel of grey
+    (H, W) is, and how dark a pixel must be to count as ink.
+
+    The paper's brightness is estimated locally, by a closing (a max filter, then a min
+    filter, over a window wider than any stroke): it erases the strokes, which are thin,
+    and keeps what is large, such as a shadow or a brighter corner, so neither of those
+    becomes ink. Ink takes away a share of the light that falls on it, wherever it lies,
+    so darkness is measured as that share, (paper - grey) / paper: a digit in a shadow is
+    as dark as one in the light. Light ink on dark paper is turned over first. A 3 x 3
+    blur keeps sensor noise from counting as ink; the threshold is a third of the share
+    of light that the darkest ink in the image takes. A digit is cut out with the grey
+    edges of its strokes (one pixel around them), as MNIST's digits have them.
+    """
+    blurred = window_filter(grey, 3, np.add) / 9
+    size = int(np.clip(min(grey.shape) // 6, 9, 151)) | 1
+    if light_ink(blurred, size):
+        blurred = 1 - blurred
+    paper = window_filter(window_filter(blurred, size, np.maximum), size, np.minimum)
+    darker = (paper - blurred) / np.maximum(paper, 0.05)    # ink's share of the light
+    darker[paper - blurred < 0.04] = 0                       # noise on dark paper, no ink
+    contrast = np.percentile(darker, 99.5)
+    if contrast < 0.1:
+        raise DataError(f"{name}: no ink found (the image is blank or has no contrast); "
+                        f"expected dark digits on light paper, or light on dark")
+    return np.clip(darker, 0, None).astype(np.float32), max(0.06, contrast / 3)
+
+
+def light_ink(grey, size):
+    """True if the ink is lighter than the paper. In each size x size block the paper is
+    the majority, so its median; ink lies far out on one side of it, while shading and
+    the paper inside a digit's loops lie on both: compare how far the darkest and the
+    lightest 5% lie from the median, summed over the blocks."""
+    height, width = (grey.shape[0] // size) * size, (grey.shape[1] // size) * size
+    if height == 0 or width == 0:
+        height, width, size = grey.shape[0], grey.shape[1], 1
+        blocks = grey.reshape(1, -1)
+    else:
+        blocks = grey[:height, :width].reshape(height // size, size, width // size, size)
+        blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, size * size)
+    low, median, high = np.percentile(blocks, [5, 50, 95], axis=1)
+    return (high - median).sum() > (median - low).sum()
+
+
+def window_filter(image, size, combine):
+    """combine (np.maximum, np.minimum or np.add) over the size x size window centred on
+    each pixel of image (H, W); beyond the edges the image repeats its edge pixels.
+    Windows of 1, 2, 4, ... pixels are combined from two of half the width (about log2(size)
+    passes along each axis), and a window of any size from two overlapping powers of two
+    (for np.add, which counts the overlap twice, size must be a power of two or 3)."""
+    for axis in (0, 1):
+        image = np.moveaxis(image, axis, -1)
+        n = image.shape[-1]
+        padded = np.pad(image, [(0, 0), (size // 2, size - 1 - size // 2)], mode="edge")
+        if combine is np.add and size == 3:
+            image = padded[:, :n] + padded[:, 1:n + 1] + padded[:, 2:n + 2]
+        else:
+            width, wide = 1, padded
+            while 2 * width <= size:                       # wide[i]: padded[i:i + width]
+                wide = combine(wide[:, :-width], wide[:, width:])
+                width *= 2
+            image = combine(wide[:, :n], wide[:, size - width:size - width + n])
+        image = np.moveaxis(image, -1, axis)
+    return image
+
+
+def connected_pieces(mask):
+    """The 8-connected pieces of mask (H, W) bool: (labels, boxes, areas). labels (H, W)
+    holds 0 on paper and k = 1 .. K on piece k; boxes (K, 4) are (top, left, bottom,
+    right), bottom and right exclusive; areas (K,) count each piece's pixels.
+
+    Each inked pixel starts with its own number (its place in the list of inked pixels);
+    then, pass by pass, it takes the smallest number among its neighbours and then the
+    number held by the pixel that number names (pointer jumping), so numbers travel along
+    a stroke in leaps, and a few dozen passes settle even a long one.
+    """
+    height, width = mask.shape
+    rows, cols = np.nonzero(mask)                                    # the inked pixels (n,)
+    place = np.full(mask.shape, -1, dtype=np.int64)
+    place[rows, cols] = np.arange(len(rows))
+    label = np.arange(len(rows))
+    neighbours = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            y, x = rows + dy, cols + dx
+            inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+            found = np.where(inside, place[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)], -1)
+            neighbours.append(np.where(found >= 0, found, label))     # none: itself
+    neighbours = np.array(neighbours)                                # (9, n)
+    while True:
+        smallest = label[neighbours].min(axis=0)
+        for _ in range(4):
+            smallest = smallest[smallest]                           # follow each owner
+        if np.array_equal(smallest, label):
+            break
+        label = smallest
+    roots, k = np.unique(label, return_inverse=True)                 # pieces 0 .. K-1
+    labels = np.zeros(mask.shape, dtype=np.int64)
+    labels[rows, cols] = k + 1
+    boxes = np.zeros((len(roots), 4), dtype=np.int64)
+    if len(rows):
+        order = np.argsort(k, kind="stable")
+        starts = np.flatnonzero(np.diff(k[order], prepend=-1))
+        boxes[:, 0] = np.minimum.reduceat(rows[order], starts)
+        boxes[:, 1] = np.minimum.reduceat(cols[order], starts)
+        boxes[:, 2] = np.maximum.reduceat(rows[order], starts) + 1
+        boxes[:, 3] = np.maximum.reduceat(cols[order], starts) + 1
+    return labels, boxes, np.bincount(k, minlength=len(roots))
+
+
+def digit_groups(boxes, areas, shape, name="image"):
+    """The pieces that make each digit, left to right: a list of (piece numbers, their
+    box (top, left, bottom, right)). boxes (K, 4) and areas (K,) are the pieces', in an
+    image of shape (H, W).
+
+    Specks go first: pieces of under a tenth of a typical digit's ink that are also under
+    0.4 of its height (the typical digit: the median of the pieces with a fifth of the
+    largest one's ink or more); so do pieces along the image's edge taller than a digit
+    (the edge of a shadow, of the page). Pieces whose columns overlap by half the narrower
+    one's width (a quarter, for a bar twice as wide as tall), less than half a digit apart
+    vertically, are one digit (a 5's top stroke, a 7's crossbar, a broken line). A group
+    wholly above or below the line the pieces' median tops and bottoms mark is not part
+    of the number.
+    """
+    heights, widths = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    big = areas >= 0.2 * areas.max() if len(areas) else np.zeros(0, dtype=bool)
+    height, area = (np.median(heights[big]), np.median(areas[big])) if big.any() else (0, 0)
+    kept = (areas >= 0.1 * area) | (np.maximum(heights, widths) >= 0.4 * height)
+    on_edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[0]) | \
+        (boxes[:, 3] == shape[1])
+    kept &= ~(on_edge & (heights > 1.25 * height))
+    boxes, pieces = boxes[kept], np.flatnonzero(kept) + 1
+    top, left, bottom, right = boxes.T
+    overlap = np.minimum(right[:, None], right) - np.maximum(left[:, None], left)
+    narrower = np.minimum((right - left)[:, None], right - left)
+    gap = np.maximum(top[:, None], top) - np.minimum(bottom[:, None], bottom)
+    flat = (right - left) >= 2 * (bottom - top)                  # a bar: a 5's top, a 7's
+    needed = np.where(flat[:, None] | flat[None, :], 0.25, 0.5) * narrower
+    together = (overlap >= needed) & (gap < 0.5 * height)                    # (K, K)
+    group = np.arange(len(boxes))
+    for _ in range(len(boxes)):                                  # join transitively
+        joined = np.where(together, group[None, :], len(boxes)).min(axis=1)
+        if np.array_equal(joined, group):
+            break
+        group = joined
+    members = [np.flatnonzero(group == g) for g in np.unique(group)]
+    spans = np.array([[top[m].min(), left[m].min(), bottom[m].max(), right[m].max()]
+                      for m in members]).reshape(-1, 4)
+    members = [pieces[m] for m in members]
+    line_top, line_bottom = np.median(boxes[:, 0]), np.median(boxes[:, 2])   # the number's
+    in_line = (spans[:, 2] > line_top) & (spans[:, 0] < line_bottom)        # line of text
+    members, spans = [m for m, keep in zip(members, in_line) if keep], spans[in_line]
+    if len(members) > MAX_DIGITS:
+        raise DataError(f"{name}: {len(members)} separate marks of about digit size: more than "
+                        f"a number of {MAX_DIGITS} digits; expected digits written on plain "
+                        f"paper, in one line")
+    order = np.argsort(spans[:, 1], kind="stable")
+    return [(members[i], spans[i]) for i in order]
+
+
+def bounding_box(mask):
+    """(top, left, bottom, right) of the True pixels of mask, bottom and right exclusive."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return rows[0], cols[0], rows[-1] + 1, cols[-1] + 1
+
+
+def prepare_digit(pixels, name="image"):
+    """A picture of one digit as MNIST would have it: float32 (28, 28), ink 1, paper 0:
+    its grey levels, the ink against the paper at its border (light ink on dark
+    paper turned over), then centre_digit."""
+    grey = grey_levels(pixels)
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     light_paper = np.median(border) > 0.5
     ink = 1 - grey if light_paper else grey                        # ink bright, paper dark
@@ -560,6 +891,14 @@ def prepare_digit(pixels, name="image"):
     ink = np.clip(ink - paper, 0, None)                            # the paper's shade is no ink
     if ink.max() < 0.1:
         raise DataError(f"{name}: no digit found (the image is blank or has no contrast)")
+    return centre_digit(ink)
+
+
+def centre_digit(ink):
+    """MNIST's preparation of a digit's ink (H, W), bright on 0: cropped to the ink,
+    scaled so its longer side is 20 pixels, by area averaging; placed in 28 x 28 so that
+    its centre of mass is at the centre (within half a pixel); brightest ink scaled to 1,
+    like the training images' 255. float32 (28, 28)."""
     inked_rows = np.flatnonzero(ink.max(axis=1) > 0.2 * ink.max())
     inked_cols = np.flatnonzero(ink.max(axis=0) > 0.2 * ink.max())
     ink = ink[inked_rows[0]:inked_rows[-1] + 1, inked_cols[0]:inked_cols[-1] + 1]

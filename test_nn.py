@@ -1796,6 +1796,209 @@ def test_a_blank_image_gets_a_message_not_a_crash():
             mnist.prepare_digit(blank, "blank.png")
 
 
+# ---------------------------------------------------------------- mnist.py: reading a number
+
+def resized(image, height, width):
+    """Bilinear resampling of a float image (h, w) to (height, width)."""
+    rows = np.linspace(0, image.shape[0] - 1, height)
+    cols = np.linspace(0, image.shape[1] - 1, width)
+    top, left = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    bottom = np.minimum(top + 1, image.shape[0] - 1)
+    right = np.minimum(left + 1, image.shape[1] - 1)
+    dy, dx = (rows - top)[:, None], (cols - left)[None, :]
+    upper = image[top][:, left] * (1 - dx) + image[top][:, right] * dx
+    lower = image[bottom][:, left] * (1 - dx) + image[bottom][:, right] * dx
+    return upper * (1 - dy) + lower * dy
+
+
+def compose_number(digits, kind, rng, height=None):
+    """A photo-like image of the digits written left to right, as a user would make it.
+
+    digits: 28 x 28 images, light ink on black (uint8, as MNIST's). Each is cropped to its
+    ink and scaled to about `height` pixels (20 to 300; drawn at random when None), with
+    the size and the baseline wandering a little from digit to digit. kind:
+        "apart"     dark ink on white paper, gaps between the digits: grey (H, W) uint8
+        "photo"     grey paper lit unevenly (a light gradient and a shadow), sensor
+                    noise, a colour cast: RGB (H, W, 3) uint8
+        "touching"  on white paper, each digit close to the last or touching it (their
+                    boxes from height/16 apart to height/24 overlapping)
+    """
+    height = int(rng.integers(40, 120)) if height is None else height
+    placed = []
+    for digit in digits:
+        digit = np.asarray(digit, dtype=np.float64) / 255
+        rows, cols = np.flatnonzero(digit.max(axis=1) > 0.1), np.flatnonzero(digit.max(axis=0) > 0.1)
+        digit = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        size = height * rng.uniform(0.9, 1.1)
+        placed.append(np.clip(resized(digit, int(size), max(2, int(size * digit.shape[1] /
+                                                                     digit.shape[0]))), 0, 1))
+    margin = height // 2
+    canvas = np.zeros((2 * margin + int(1.3 * height), 2 * margin + sum(p.shape[1] for p in placed)
+                       + len(placed) * height // 2))
+    x = margin
+    for k, digit in enumerate(placed):
+        if kind == "touching" and k:
+            x -= int(rng.integers(-height // 16, height // 24 + 1))  # close, or touching
+        y = margin + int(rng.integers(0, max(1, int(1.3 * height) - digit.shape[0])))
+        area = canvas[y:y + digit.shape[0], x:x + digit.shape[1]]
+        np.maximum(area, digit, out=area)
+        x += digit.shape[1] + (0 if kind == "touching" else int(rng.integers(height // 8,
+                                                                             height // 3)))
+    canvas = canvas[:, :x + margin]
+    if kind != "photo":
+        return np.round(255 * (1 - 0.9 * canvas)).astype(np.uint8)
+    h, w = canvas.shape
+    paper = rng.uniform(0.5, 0.75) + 0.25 * np.linspace(-1, 1, w)[None, :] * rng.choice([-1, 1])
+    paper = paper + 0.1 * np.linspace(-1, 1, h)[:, None]
+    shadow = np.arange(h)[:, None] * rng.uniform(-1, 1) + np.arange(w)[None, :] > \
+        rng.uniform(0.5, 0.9) * w                                  # a straight-edged shadow
+    paper = np.clip(paper - 0.2 * shadow, 0.15, 1)
+    grey = paper * (1 - 0.75 * canvas) + rng.normal(0, 0.03, canvas.shape)
+    rgb = grey[:, :, None] * np.array([1.0, 0.96, 0.88])
+    return np.clip(np.round(255 * rgb), 0, 255).astype(np.uint8)
+
+
+def glyph(digit, rng):
+    """A 28 x 28 stand-in for a handwritten 0, 1 or 7 (uint8, light ink on black, as in
+    MNIST), drawn with a random size, slant and stroke width."""
+    y, x = np.mgrid[0:28, 0:28].astype(np.float64)
+    cy, cx = 14 + rng.uniform(-1, 1, 2)
+    width, slant = rng.uniform(1.6, 2.4), rng.uniform(-0.25, 0.25)
+    x = x - slant * (y - cy)
+    if digit == 0:
+        radius = np.hypot((x - cx) / rng.uniform(5, 7), (y - cy) / rng.uniform(8, 9.5))
+        distance = np.abs(radius - 1) * 6.5
+    elif digit == 1:
+        distance = np.where(np.abs(y - cy) < 9, np.abs(x - cx), 99)
+    else:                                             # 7: a bar, and a stroke down from it
+        bar = np.where((x > cx - 6) & (x < cx + 6), np.abs(y - (cy - 8)), 99)
+        t = np.clip((y - (cy - 8)) / 17, 0, 1)
+        stroke = np.where(y >= cy - 8, np.abs(x - (cx + 6 - 8 * t)), 99)
+        distance = np.minimum(bar, stroke)
+    return np.round(255 * np.clip(width - distance, 0, 1)).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def glyph_network():
+    """A small network that tells the glyphs 0, 1 and 7 apart, prepared as MNIST's digits
+    are (trained here, in a second)."""
+    rng = np.random.default_rng(0)
+    labels = rng.choice([0, 1, 7], 900)
+    X = np.array([mnist.centre_digit(glyph(d, rng) / 255) for d in labels]).reshape(900, -1)
+    params = nn.init_params([784, 64, 10], rng=rng)
+    nn.train(params, X, labels, epochs=15, lr=0.003, optimizer="adam", rng=rng)
+    assert nn.accuracy(labels, nn.predict(params, X, "relu")) > 0.98
+    return params
+
+
+def test_connected_pieces_labels_each_piece_with_its_box_and_area():
+    """Pixels touching by an edge or a corner are one piece, however winding (a snake of
+    231 pixels here); each piece gets its box and its count of pixels."""
+    mask = np.zeros((40, 60), dtype=bool)
+    mask[2:5, 2:6] = True                                       # a 3 x 4 block
+    mask[10, 10] = mask[11, 11] = mask[12, 12] = True           # a diagonal: one piece
+    snake = np.zeros((21, 21), dtype=bool)                       # a long winding stroke:
+    snake[::2] = True                                            # rows joined at
+    snake[1::4, -1] = snake[3::4, 0] = True                      # alternate ends
+    mask[15:36, 30:51] = snake
+    labels, boxes, areas = mnist.connected_pieces(mask)
+    assert labels.max() == 3 and ((labels > 0) == mask).all()
+    assert sorted(map(tuple, boxes.tolist())) == [(2, 2, 5, 6), (10, 10, 13, 13), (15, 30, 36, 51)]
+    assert sorted(areas.tolist()) == sorted([12, 3, int(snake.sum())])
+
+
+def boxes_of(image):
+    """The pieces of ink of a white-paper image, as digit_groups wants them."""
+    ink, threshold = mnist.ink_strength(mnist.grey_levels(image))
+    labels, boxes, areas = mnist.connected_pieces(ink > threshold)
+    return boxes, areas, ink.shape
+
+
+def test_a_5_whose_top_stroke_is_apart_is_one_digit_and_a_speck_is_dropped():
+    """A detached top bar joins the body below it; a dot is a speck, not a digit."""
+    page = np.full((80, 120), 255, dtype=np.uint8)
+    page[20:24, 30:52] = 0                                       # the 5's top bar, apart
+    page[28:31, 30:34] = 0                                       # its body: down,
+    page[28:44, 30:33] = 0
+    page[42:45, 30:48] = 0                                       # across,
+    page[42:60, 46:49] = 0                                       # down the belly
+    page[58:61, 30:49] = 0
+    page[50:52, 90:92] = 0                                       # a speck
+    groups = mnist.digit_groups(*boxes_of(page))
+    assert len(groups) == 1 and len(groups[0][0]) == 2
+    assert groups[0][1].tolist() == [20, 30, 61, 52]
+
+
+def test_a_page_of_marks_is_not_a_number():
+    """More than MAX_DIGITS digit-sized marks get one line saying what was seen."""
+    page = np.full((100, 1000), 255, dtype=np.uint8)
+    for k in range(40):
+        page[30:60, 10 + 24 * k:20 + 24 * k] = 0
+    with pytest.raises(mnist.DataError, match="40 separate marks"):
+        mnist.digit_groups(*boxes_of(page), name="page.png")
+
+
+def test_a_blank_page_is_refused():
+    """White, black or grey with noise: no ink found, said so."""
+    rng = np.random.default_rng(0)
+    for blank in (np.full((60, 90), 255), np.zeros((60, 90)),
+                  np.clip(rng.normal(128, 4, (60, 90)), 0, 255)):
+        with pytest.raises(mnist.DataError, match="blank.png: no ink found"):
+            mnist.ink_strength(mnist.grey_levels(blank.astype(np.uint8)), "blank.png")
+
+
+def test_ink_is_found_under_uneven_light_a_shadow_and_noise():
+    """A ring photographed on grey paper, lit from one side, half in a shadow, with sensor
+    noise: what counts as ink is the ring, and neither the shadow nor the light."""
+    rng = np.random.default_rng(0)
+    drawn = np.pad(np.kron(glyph(0, rng), np.ones((4, 4), dtype=np.uint8)), 40)  # (192, 192)
+    ring = drawn > 128
+    edges = mnist.window_filter(drawn > 0, 3, np.maximum)  # with its grey edges, and a pixel
+    light = 0.45 + 0.4 * np.linspace(0, 1, ring.shape[1])[None, :]
+    light = light - 0.2 * (np.arange(ring.shape[0])[:, None] > 100)           # a shadow
+    grey = light * (1 - 0.7 * ring) + rng.normal(0, 0.03, ring.shape)
+    ink, threshold = mnist.ink_strength(np.clip(grey, 0, 1).astype(np.float32))
+    found = ink > threshold
+    assert (found & ring).sum() > 0.85 * ring.sum()              # the ring, nearly all
+    assert (found & ~edges).sum() < 0.02 * ring.sum()            # and nothing else
+
+
+def test_light_ink_on_dark_paper_is_read_as_dark_on_light(glyph_network):
+    """Chalk on a blackboard reads as pen on paper."""
+    digits = [glyph(d, np.random.default_rng(d)) for d in (1, 7, 0)]
+    page = compose_number(digits, "apart", np.random.default_rng(0), height=60)
+    for image in (page, 255 - page):
+        assert mnist.read_number(image, glyph_network, "relu")["text"] == "170"
+
+
+@pytest.mark.parametrize("kind, at_least", [("apart", 9), ("photo", 9), ("touching", 6)])
+def test_numbers_are_read_left_to_right(glyph_network, kind, at_least):
+    """Numbers of 0s, 1s and 7s, apart on white paper, on unevenly lit grey paper with a
+    shadow and noise (RGB), and close or touching: 10 of each, read exactly at least 9
+    times (touching: 6, which is about what the reader manages on MNIST's digits)."""
+    rng = np.random.default_rng(1)
+    read = 0
+    for _ in range(10):
+        truth = rng.choice([0, 1, 7], int(rng.integers(2, 6)))
+        picture = compose_number([glyph(d, rng) for d in truth], kind, rng)
+        read += mnist.read_number(picture, glyph_network, "relu")["text"] == \
+            "".join(map(str, truth))
+    assert read >= at_least
+
+
+def test_a_digit_on_photographed_paper_reads_as_it_does_on_white(glyph_network):
+    """The same 7, on white paper and photographed on grey paper under uneven light with
+    noise: the same answer, and nearly the same input to the network."""
+    rng = np.random.default_rng(5)
+    seven = [glyph(7, rng)]
+    clean = mnist.read_number(compose_number(seven, "apart", np.random.default_rng(0), 80),
+                              glyph_network, "relu")
+    photo = mnist.read_number(compose_number(seven, "photo", np.random.default_rng(0), 80),
+                              glyph_network, "relu")
+    assert clean["text"] == photo["text"] == "7"
+    assert np.abs(clean["inputs"] - photo["inputs"]).mean() < 0.05
+
+
 class PageParser(html.parser.HTMLParser):
     """Collects the page's img sources and checks that its tags nest."""
 
@@ -1851,25 +2054,31 @@ def test_a_report_without_validation_data_draws_no_empty_validation_curves(tmp_p
 
 
 def test_predict_reads_images_and_explains_what_it_needs(tmp_path, tiny_run, capsys):
-    """--predict answers in its script-readable format, draws what the network saw, reports
-    bad files without stopping, and explains that it needs a saved network."""
+    """--predict answers one line per file in its script-readable format (a number: the
+    digits, then each digit's confidence; one digit: its three likeliest), draws what the
+    network was given side by side, reports bad files without stopping (exit status 1),
+    and explains that it needs a saved network."""
     model = tmp_path / "model.npz"
     assert mnist.run(["--predict", "x.png"]) == 1
     assert "--predict needs a saved network" in capsys.readouterr().err
     assert tiny_run("--save", model)[0] == 0
-    good = tmp_path / "good.png"
-    good.write_bytes(mnist.write_png(np.pad(255 - 255 * centred_digit(), 30, constant_values=255)
-                                     .astype(np.uint8)))
+    ring = 255 - 255 * centred_digit()
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    one.write_bytes(mnist.write_png(np.pad(ring, 30, constant_values=255).astype(np.uint8)))
+    two.write_bytes(mnist.write_png(np.pad(np.hstack([ring, np.full((28, 20), 255), ring]), 30,
+                                           constant_values=255).astype(np.uint8)))
     (tmp_path / "blank.png").write_bytes(mnist.write_png(np.zeros((9, 9), dtype=np.uint8)))
     capsys.readouterr()
-    assert mnist.run(["--load", str(model), "--predict", str(good), str(tmp_path / "blank.png"),
-                      str(tmp_path / "missing.png")]) == 1
+    assert mnist.run(["--load", str(model), "--predict", str(one), str(two),
+                      str(tmp_path / "blank.png"), str(tmp_path / "missing.png")]) == 1
     captured = capsys.readouterr()
-    first = captured.out.splitlines()[0]
-    assert re.fullmatch(re.escape(str(good)) + r": (\d \(\d+\.\d%\)  ){2}\d \(\d+\.\d%\)", first)
-    assert len(captured.out.splitlines()) > 10                  # the drawing of what it saw
-    assert "blank.png: no digit found" in captured.err and "missing.png" in captured.err
-    assert mnist.run(["--load", str(model), "--predict", str(good), "--show", "0"]) == 0
+    lines = [line for line in captured.out.splitlines() if line.startswith(str(tmp_path))]
+    assert re.fullmatch(re.escape(str(one)) + r": (\d \(\d+\.\d%\)  ){2}\d \(\d+\.\d%\)", lines[0])
+    assert re.fullmatch(re.escape(str(two)) + r": (\d)(\d)  \(\1 \d+\.\d%, \2 \d+\.\d%\)", lines[1])
+    drawn = captured.out.split(lines[1])[1].splitlines()[1:]
+    assert len(drawn) > 10 and max(map(len, drawn)) > 28 * 2   # two digits side by side
+    assert "blank.png: no ink found" in captured.err and "missing.png" in captured.err
+    assert mnist.run(["--load", str(model), "--predict", str(two), "--show", "0"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
