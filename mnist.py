@@ -21,7 +21,9 @@ import gzip
 import hashlib
 import html
 import http.client
+import http.server
 import io
+import json
 import math
 import os
 import signal
@@ -87,6 +89,10 @@ DATASETS = {
 def main(argv=None):
     """The story of a run: the data, a network, training, the test set, the report."""
     args = parse_args(argv)
+    if args.serve and not args.load:
+        raise DataError("--serve needs a saved network to ask: train and save one with "
+                        "'python mnist.py --save model.npz', then 'python mnist.py --load "
+                        "model.npz --serve'")
     if args.predict and not args.load:
         raise DataError("--predict needs a saved network to ask: train and save one with "
                         "'python mnist.py --save model.npz', then 'python mnist.py --load "
@@ -496,6 +502,10 @@ def use_saved_network(args):
     if sizes[0] != 28 * 28 or sizes[-1] != len(spec["classes"]):
         raise DataError(f"{args.load} has sizes {sizes}; {dataset} needs {28 * 28} inputs "
                         f"and {len(spec['classes'])} outputs")
+    if args.serve:
+        if dataset != "mnist":
+            raise DataError(f"--serve reads digits; {args.load} was trained on {dataset}")
+        return serve(params, info["activation"], args.port)
     if args.predict:
         return predict_files(params, info["activation"], args.predict, spec["classes"],
                              args.show, whole=dataset != "mnist")
@@ -1126,9 +1136,15 @@ def parse_args(argv=None):
                              "layer health, confusion matrix, first-layer weights, mistakes "
                              "(an .html file; default: none)")
     output.add_argument("--predict", nargs="+", metavar="IMAGE",
-                        help="with --load: read your own digit images (PNG, PGM or PPM), "
-                             "prepare them as MNIST's were, and say what the network sees "
-                             "(default: none)")
+                        help="with --load: read the number (one digit or several, left to "
+                             "right) in each of your images (PNG, PGM or PPM), each digit "
+                             "prepared as MNIST's were (default: none)")
+    output.add_argument("--serve", action="store_true",
+                        help="with --load: serve a page on this computer where you write "
+                             "digits or open a photo and watch the network read them "
+                             "(default: off)")
+    output.add_argument("--port", type=number(int, minimum=0, maximum=65535), default=8000,
+                        help="the port --serve listens on, at 127.0.0.1 (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.lr is None:
         args.lr = DEFAULT_LR[args.optimizer]
@@ -1838,6 +1854,299 @@ def confusion_table(counts, classes):
     lines.append("<tr><th>precision</th>" + "".join(f"<td>{100 * p:.1f}%</td>" for p in precision)
                  + "<td></td></tr></table>")
     return "\n".join(lines)
+
+
+
+# ---------------------------------------------------------------- the local page: --serve
+# A web server on this computer only (127.0.0.1), from the standard library. GET / is one
+# HTML page, its CSS and JavaScript inline, where you write digits with the mouse, a
+# finger or a pen, or open a photo (the browser decodes any format it shows). The page
+# sends the grey pixels to POST /read as JSON and shows what comes back. Every request is
+# bounded; a bad one gets HTTP 400 and a one-line JSON error, and the server goes on.
+
+MAX_BODY = 4_000_000          # bytes of JSON a request may send
+MAX_PIXELS = 2_000_000        # pixels an image may have (the page sends at most 1000 x 1000)
+TOP_UNITS = 8                 # first-layer units shown for a single digit
+
+
+def serve(params, activation, port):
+    """--serve: answer the page and POST /read on 127.0.0.1:port until Ctrl-C."""
+    try:
+        server = make_server(params, activation, port)
+    except OSError as error:
+        raise DataError(f"cannot listen on 127.0.0.1:{port} ({describe(error)}); choose "
+                        f"another port with --port N") from error
+    print(f"reading digits at http://127.0.0.1:{server.server_address[1]}/  "
+          f"(open it in a browser; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log("stopped")
+    finally:
+        server.server_close()
+    return 0
+
+
+def make_server(params, activation, port):
+    """An http.server bound to 127.0.0.1:port (0: any free port) that reads numbers with
+    params; call its serve_forever() to run it."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = 20                                  # seconds a client may keep us waiting
+
+        def do_GET(self):
+            if self.path.split("?")[0] != "/":
+                return self.answer(404, {"error": f"no page {self.path[:100]!r}; try /"})
+            self.send(200, "text/html; charset=utf-8", PAGE.encode("utf-8"))
+
+        def do_POST(self):
+            if self.path != "/read":
+                return self.answer(404, {"error": "POST to /read"})
+            try:
+                pixels = request_pixels(self.headers, self.rfile)
+                reading = read_number(pixels, params, activation, "the image")
+                self.answer(200, reading_json(reading, params, activation))
+            except (DataError, ValueError, KeyError, TypeError) as error:
+                self.answer(400, {"error": str(error).splitlines()[0]})
+            except Exception as error:            # a bug of ours: say so, keep serving
+                log(f"error answering POST /read: {type(error).__name__}: {error}")
+                self.answer(500, {"error": f"the server failed ({type(error).__name__})"})
+
+        def answer(self, status, reply):
+            self.send(status, "application/json", json.dumps(reply).encode("utf-8"))
+
+        def send(self, status, kind, body):
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass                                      # no line per request
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def request_pixels(headers, body):
+    """uint8 pixels (H, W) from a POST /read request: JSON {"width": W, "height": H,
+    "pixels": base64 of the W * H grey levels, row by row, 0 black, 255 white}; a
+    ValueError saying what is wrong with anything else."""
+    length = headers.get("Content-Length")
+    if length is None or not length.isdigit():
+        raise ValueError("send a Content-Length header")
+    if int(length) > MAX_BODY:
+        raise ValueError(f"the request has {int(length):,} bytes; at most {MAX_BODY:,}")
+    try:
+        request = json.loads(body.read(int(length)))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError("the request is not JSON") from None
+    if not isinstance(request, dict):
+        raise ValueError('send {"width": W, "height": H, "pixels": base64 of W * H bytes}')
+    width, height, encoded = (request.get(key) for key in ("width", "height", "pixels"))
+    if not (type(width) is int and type(height) is int and width > 0 and height > 0):
+        raise ValueError(f"width and height must be whole numbers > 0, got {width!r} and "
+                         f"{height!r}")
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"{width} x {height} pixels is too large: at most {MAX_PIXELS:,}")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (TypeError, ValueError):
+        raise ValueError("pixels must be base64 text") from None
+    if len(data) != width * height:
+        raise ValueError(f"{len(data):,} pixels sent for a {width} x {height} image "
+                         f"({width * height:,})")
+    return np.frombuffer(data, dtype=np.uint8).reshape(height, width)
+
+
+def reading_json(reading, params, activation):
+    """read_number()'s answer as JSON for the page: the text and digits, each digit's ten
+    probabilities, the 28 x 28 inputs (as numbers and as PNG pictures), where each digit
+    was found, and for a single digit the first-layer units that fired most."""
+    units = []
+    if len(reading["digits"]) == 1:
+        W1, b1 = params["W1"], params["b1"]
+        z1 = reading["inputs"][0].reshape(-1) @ W1 + b1                  # (H1,)
+        fired = nn.ACTIVATIONS[activation][0](z1)
+        for k in np.argsort(-fired)[:TOP_UNITS]:
+            units.append({"unit": int(k), "fired": round(float(fired[k]), 3),
+                          "picture": unit_picture(W1[:, k])})
+    return {"text": reading["text"], "digits": reading["digits"].tolist(),
+            "probs": np.round(reading["probs"], 4).tolist(),
+            "inputs": np.round(reading["inputs"], 3).tolist(),
+            "pictures": [png_uri(digit) for digit in reading["inputs"]],
+            "boxes": reading["boxes"].tolist(), "units": units}
+
+
+def unit_picture(weights):
+    """One first-layer unit's 784 weights as a 28 x 28 PNG data URI: red where ink excites
+    it, blue where ink holds it back, white for 0 (as on the report page)."""
+    unit = weights.reshape(28, 28) / max(float(np.abs(weights).max()), 1e-12)
+    positive, negative = np.clip(unit, 0, 1), np.clip(-unit, 0, 1)
+    return png_uri(np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1))
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>nn.py reads your handwriting</title>
+<style>
+body{font-family:sans-serif;max-width:960px;margin:1.5em auto;padding:0 1em;color:#222}
+h1{font-size:1.4em;margin:0 0 .3em}
+.note{color:#555;font-size:.9em;margin:.3em 0 1em}
+canvas#pad{border:1px solid #999;background:#fff;touch-action:none;cursor:crosshair;
+ width:100%;max-width:900px;display:block}
+.tools{margin:.6em 0;display:flex;gap:.8em;align-items:center;flex-wrap:wrap}
+button,label.file{font-size:1em;padding:.35em .9em;border:1px solid #888;border-radius:4px;
+ background:#f4f4f4;cursor:pointer}
+#drop.over canvas{outline:3px dashed #1f77b4}
+#reading{font-size:3em;font-weight:bold;letter-spacing:.1em;min-height:1.2em;margin:.2em 0}
+#status{color:#a00;min-height:1.2em}
+.digits,.units{display:flex;flex-wrap:wrap;gap:14px}
+.digit{border:1px solid #ddd;padding:6px;border-radius:4px;text-align:center}
+.digit img,.unit img{image-rendering:pixelated;display:block;margin:auto}
+.bars{display:grid;grid-template-columns:1.2em 100px 3.2em;gap:1px 4px;font-size:11px;
+ text-align:left;margin-top:4px}
+.bar{background:#1f77b4;height:9px;align-self:center}
+.unit{text-align:center;font-size:12px}
+h2{font-size:1.05em;margin:1.2em 0 .2em}
+</style></head><body>
+<h1>Write a number</h1>
+<p class="note">Write one digit or several side by side with the mouse, a finger or a pen.
+After each stroke the network reads what you wrote. Or open (or drop here) a photo of a
+handwritten number: dark ink on light paper, or light on dark.</p>
+<div id="drop"><canvas id="pad" width="900" height="300"></canvas></div>
+<div class="tools"><button id="clear">Clear</button>
+<label class="file">Open an image&hellip;<input id="file" type="file" accept="image/*" hidden></label>
+<span id="status"></span></div>
+<div id="reading"></div>
+<p class="note" id="reading-note"></p>
+<div id="results" hidden>
+<h2>What the network was given</h2>
+<p class="note">Each digit as it was cut out of your picture and prepared the way MNIST's
+digits were (20 x 20 pixels, centred by its centre of mass in 28 x 28), with the network's
+ten probabilities under it.</p>
+<div class="digits" id="digits"></div>
+<div id="unit-part" hidden>
+<h2>What it looked at</h2>
+<p class="note">The first-layer units that fired most for this digit. Each picture is one
+unit's 784 weights: red where ink makes it fire, blue where ink holds it back. The number
+is how strongly it fired.</p>
+<div class="units" id="units"></div></div></div>
+<script>
+"use strict";
+const pad = document.getElementById("pad"), ctx = pad.getContext("2d");
+const status = document.getElementById("status");
+let drawing = false, last = null, sent = 0;
+function blank() {
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, pad.width, pad.height);
+  ctx.strokeStyle = "#000"; ctx.lineWidth = 20; ctx.lineCap = "round"; ctx.lineJoin = "round";
+}
+function point(e) {
+  const r = pad.getBoundingClientRect();
+  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
+}
+pad.addEventListener("pointerdown", e => {
+  drawing = true; last = point(e); pad.setPointerCapture(e.pointerId);
+  ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(last[0] + 0.1, last[1]); ctx.stroke();
+});
+pad.addEventListener("pointermove", e => {
+  if (!drawing) return;
+  const p = point(e);
+  ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(p[0], p[1]); ctx.stroke(); last = p;
+});
+function finish() { if (drawing) { drawing = false; read(pad); } }
+pad.addEventListener("pointerup", finish);
+pad.addEventListener("pointercancel", finish);
+document.getElementById("clear").onclick = () => { blank(); show(null); };
+function grey(canvas) {
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const bytes = new Uint8Array(canvas.width * canvas.height);
+  for (let i = 0; i < bytes.length; i++) {
+    const a = data[4 * i + 3] / 255;             // transparent counts as white paper
+    const g = 0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2];
+    bytes[i] = Math.round(g * a + 255 * (1 - a));
+  }
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 32768)
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + 32768));
+  return btoa(text);
+}
+async function read(canvas) {
+  const mine = ++sent;
+  status.textContent = "reading\\u2026";
+  try {
+    const reply = await fetch("/read", {method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({width: canvas.width, height: canvas.height, pixels: grey(canvas)})});
+    const answer = await reply.json();
+    if (mine !== sent) return;                    // a newer stroke is on its way
+    if (!reply.ok) { show(null); status.textContent = answer.error; return; }
+    status.textContent = ""; show(answer);
+  } catch (error) { status.textContent = "no answer from the server: " + error; }
+}
+function element(tag, attributes, text) {
+  const e = document.createElement(tag);
+  for (const k in attributes) e.setAttribute(k, attributes[k]);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function show(answer) {
+  document.getElementById("results").hidden = !answer;
+  document.getElementById("reading").textContent = answer ? answer.text : "";
+  document.getElementById("reading-note").textContent = !answer ? "" :
+    answer.digits.length === 1 ? "what the network reads: one digit" :
+    "what the network reads: " + answer.digits.length + " digits, left to right";
+  if (!answer) return;
+  const digits = document.getElementById("digits"); digits.replaceChildren();
+  answer.digits.forEach((d, k) => {
+    const box = element("div", {class: "digit"});
+    box.append(element("img", {src: answer.pictures[k], width: 112, height: 112,
+                               alt: "input " + (k + 1)}));
+    const bars = element("div", {class: "bars"});
+    answer.probs[k].forEach((p, c) => {
+      bars.append(element("span", {}, String(c)));
+      const bar = element("span", {class: "bar"}); bar.style.width = (100 * p) + "px";
+      bars.append(bar, element("span", {}, (100 * p).toFixed(1) + "%"));
+    });
+    box.append(bars); digits.append(box);
+  });
+  const units = document.getElementById("units"); units.replaceChildren();
+  document.getElementById("unit-part").hidden = answer.units.length === 0;
+  answer.units.forEach(u => {
+    const box = element("div", {class: "unit"});
+    box.append(element("img", {src: u.picture, width: 84, height: 84, alt: "unit " + u.unit}),
+               element("div", {}, "unit " + u.unit + ": " + u.fired.toFixed(2)));
+    units.append(box);
+  });
+}
+async function open(file) {
+  if (!file) return;
+  try {
+    const image = await createImageBitmap(file);
+    const scale = Math.min(1, 1000 / Math.max(image.width, image.height));
+    const sent = document.createElement("canvas");
+    sent.width = Math.max(1, Math.round(image.width * scale));
+    sent.height = Math.max(1, Math.round(image.height * scale));
+    sent.getContext("2d").drawImage(image, 0, 0, sent.width, sent.height);
+    blank();
+    const fit = Math.min(pad.width / sent.width, pad.height / sent.height);
+    ctx.drawImage(sent, (pad.width - sent.width * fit) / 2, (pad.height - sent.height * fit) / 2,
+                  sent.width * fit, sent.height * fit);
+    read(sent);
+  } catch (error) { status.textContent = "this file is not an image the browser can open"; }
+}
+document.getElementById("file").onchange = e => open(e.target.files[0]);
+const drop = document.getElementById("drop");
+drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", e => {
+  e.preventDefault(); drop.classList.remove("over"); open(e.dataTransfer.files[0]);
+});
+blank();
+</script></body></html>
+"""
 
 
 if __name__ == "__main__":

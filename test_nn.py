@@ -9,8 +9,10 @@ import contextlib
 import functools
 import gzip
 import hashlib
+import json
 import math
 import html.parser
+import http.client
 import http.server
 import os
 import re
@@ -23,6 +25,7 @@ import threading
 import time
 import tracemalloc
 import urllib.error
+import urllib.request
 import xml.etree.ElementTree
 import zlib
 
@@ -1997,6 +2000,95 @@ def test_a_digit_on_photographed_paper_reads_as_it_does_on_white(glyph_network):
                               glyph_network, "relu")
     assert clean["text"] == photo["text"] == "7"
     assert np.abs(clean["inputs"] - photo["inputs"]).mean() < 0.05
+
+
+# ---------------------------------------------------------------- mnist.py: the local page
+
+@pytest.fixture
+def page_server(glyph_network):
+    """mnist.py's --serve server on a free port of 127.0.0.1, in a thread: its base URL."""
+    server = mnist.make_server(glyph_network, "relu", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def post(url, body, headers=None):
+    """POST body (bytes) to url: (HTTP status, the JSON answer)."""
+    request = urllib.request.Request(url, data=body, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def grey_request(image):
+    """The JSON body the page sends for a grey uint8 image (H, W)."""
+    return json.dumps({"width": image.shape[1], "height": image.shape[0],
+                       "pixels": base64.b64encode(image.tobytes()).decode()}).encode()
+
+
+def test_the_page_server_reads_a_digit_and_a_number(page_server):
+    """POST /read answers the reading, each digit's probabilities and 28 x 28 input, and
+    for one digit the first-layer units that fired most; GET / is the page, self-contained."""
+    rng = np.random.default_rng(0)
+    status, answer = post(page_server + "/read",
+                          grey_request(compose_number([glyph(7, rng)], "apart", rng, 80)))
+    assert status == 200 and answer["text"] == "7" and answer["digits"] == [7]
+    assert np.array(answer["inputs"]).shape == (1, 28, 28) and len(answer["probs"][0]) == 10
+    assert len(answer["units"]) == mnist.TOP_UNITS and answer["pictures"][0].startswith("data:image/png")
+    digits = [glyph(d, rng) for d in (1, 7, 0)]
+    status, answer = post(page_server + "/read", grey_request(compose_number(digits, "apart", rng)))
+    assert status == 200 and answer["text"] == "170" and answer["units"] == []
+    assert np.array(answer["inputs"]).shape == (3, 28, 28)
+    with urllib.request.urlopen(page_server + "/", timeout=10) as reply:
+        page = reply.read().decode()
+    assert "<canvas" in page and 'fetch("/read"' in page
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)         # nothing from outside
+
+
+def test_the_page_server_answers_bad_requests_with_400_and_carries_on(page_server):
+    """Not JSON, the wrong fields or shape, empty, no ink, too large: each gets HTTP 400 and
+    a one-line JSON error, and the next good request is answered as if nothing happened."""
+    blank = np.full((40, 60), 255, dtype=np.uint8)
+    huge = {"width": 3000, "height": 3000, "pixels": ""}
+    bad = [b"not json", b"[1, 2]", json.dumps({"width": 2}).encode(),
+           json.dumps({"width": 2, "height": 2, "pixels": "AAAA"}).encode(),       # 3 bytes
+           json.dumps({"width": 0, "height": 0, "pixels": ""}).encode(),
+           json.dumps({"width": 2, "height": 2, "pixels": "not base64!"}).encode(),
+           grey_request(blank), json.dumps(huge).encode()]
+    for body in bad:
+        status, answer = post(page_server + "/read", body)
+        assert status == 400 and set(answer) == {"error"} and "\n" not in answer["error"]
+    too_long = http.client.HTTPConnection(page_server.split("//")[1], timeout=10)
+    too_long.putrequest("POST", "/read")              # announces more than MAX_BODY bytes
+    too_long.putheader("Content-Length", str(mnist.MAX_BODY + 1))
+    too_long.endheaders()
+    reply = too_long.getresponse()
+    assert reply.status == 400 and "at most" in json.loads(reply.read())["error"]
+    too_long.close()
+    rng = np.random.default_rng(1)
+    status, answer = post(page_server + "/read",
+                          grey_request(compose_number([glyph(0, rng)], "apart", rng, 60)))
+    assert status == 200 and answer["text"] == "0"
+
+
+def test_serve_needs_a_saved_network_and_a_free_port(tmp_path, glyph_network, capsys):
+    """--serve without --load says how to make a model; a port in use gets one line
+    naming --port."""
+    assert mnist.run(["--serve"]) == 1
+    assert "--serve needs a saved network" in capsys.readouterr().err
+    nn.save(tmp_path / "model.npz", glyph_network, "relu", dataset="mnist")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert mnist.run(["--load", str(tmp_path / "model.npz"), "--serve", "--port",
+                          str(port)]) == 1
+    err = capsys.readouterr().err
+    assert "--port" in err and len(err.splitlines()) == 1
 
 
 class PageParser(html.parser.HTMLParser):
