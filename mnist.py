@@ -1061,18 +1061,18 @@ def parse_args(argv=None):
                       help="training images held out for validation, taken from the end "
                            "(default: %(default)s)")
     model = parser.add_argument_group("network and training")
-    model.add_argument("--hidden", type=hidden_sizes, default=[1024, 1024], metavar="SIZES",
-                       help="hidden layer sizes, comma separated (default: 1024,1024)")
+    model.add_argument("--hidden", type=hidden_sizes, default=[640, 640], metavar="SIZES",
+                       help="hidden layer sizes, comma separated (default: 640,640)")
     model.add_argument("--activation", choices=list(nn.ACTIVATIONS), default="relu",
                        help="hidden layer activation (default: %(default)s)")
     model.add_argument("--optimizer", choices=list(nn.OPTIMIZERS), default="adam",
                        help="update rule (default: %(default)s)")
     model.add_argument("--epochs", type=number(int, minimum=1), default=20,
                        help="passes over the training images (default: %(default)s)")
-    model.add_argument("--batch-size", type=number(int, minimum=1), default=128,
+    model.add_argument("--batch-size", type=number(int, minimum=1), default=256,
                        help="images per step (default: %(default)s)")
     model.add_argument("--lr", type=number(float, above=0), default=None,
-                       help="starting learning rate (default: 0.001 for adam, 0.05 for sgd)")
+                       help="starting learning rate (default: 0.002 for adam, 0.05 for sgd)")
     model.add_argument("--schedule", choices=["constant", "linear", "cosine"], default="cosine",
                        help="how the learning rate falls to --final-lr over training "
                             "(default: %(default)s)")
@@ -1151,7 +1151,7 @@ def parse_args(argv=None):
     return args
 
 
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.05}
+DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
 
 
 def number(kind, minimum=None, maximum=None, above=None):

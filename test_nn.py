@@ -1522,8 +1522,8 @@ def test_a_plain_folder_path_is_a_mirror(tmp_path):
 
 
 def test_each_optimizer_gets_its_own_learning_rate_unless_one_is_given():
-    """--optimizer sgd with Adam's 0.001 would learn ten times slower: each has its own default."""
-    assert mnist.parse_args([]).lr == 0.001
+    """--optimizer sgd with Adam's 0.002 would learn far slower: each has its own default."""
+    assert mnist.parse_args([]).lr == 0.002
     assert mnist.parse_args(["--optimizer", "sgd"]).lr == 0.05
     assert mnist.parse_args(["--optimizer", "sgd", "--lr", "0.2"]).lr == 0.2
 
