@@ -993,9 +993,9 @@ def text_plot(xs, ys, marker_x=None, width=60, height=12):
 
 def busy_machine_hint():
     """A line of advice when other programs keep a core busy. OpenBLAS splits every matrix
-    product over all cores and waits for the slowest: with one of two cores busy, epochs
-    took 29 s instead of 12 s, and 15 s with OPENBLAS_NUM_THREADS=1 (README, Speed).
-    The variable must be set before NumPy starts, so this only says it; nothing changes."""
+    product over all cores and waits for the slowest, so with one of two cores busy an
+    epoch can take twice as long as with OPENBLAS_NUM_THREADS=1. The variable must be set
+    before NumPy starts, so this only says it; nothing changes."""
     if "OPENBLAS_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
         return
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
@@ -1067,7 +1067,7 @@ def parse_args(argv=None):
                        help="hidden layer activation (default: %(default)s)")
     model.add_argument("--optimizer", choices=list(nn.OPTIMIZERS), default="adam",
                        help="update rule (default: %(default)s)")
-    model.add_argument("--epochs", type=number(int, minimum=1), default=20,
+    model.add_argument("--epochs", type=number(int, minimum=1), default=25,
                        help="passes over the training images (default: %(default)s)")
     model.add_argument("--batch-size", type=number(int, minimum=1), default=256,
                        help="images per step (default: %(default)s)")

@@ -1154,21 +1154,39 @@ def save(path, params, activation, **info):
 # multiply: they look at keys, shapes and dtypes, never at every weight.
 
 def check_labels(labels, n_samples, n_classes):
-    """Return labels as an integer array (N,); raise if they cannot be class labels.
+    """Return labels as an integer array (N,); raise if they cannot be class labels,
+    saying how to turn them into 0 .. C-1 where the mistake is a common one.
 
     Cheap enough to run on every batch, and it must: a label of -1 would otherwise
     silently pick the last class through NumPy's negative indexing.
     """
     labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape == (n_samples, 1):
+        raise ValueError(f"labels have shape {labels.shape}, a column: pass labels.ravel()")
+    if labels.ndim == 2 and labels.shape[0] == n_samples and labels.size and \
+            np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all():
+        raise ValueError(f"labels {labels.shape} look one-hot (one 1 per row): pass "
+                         f"labels.argmax(axis=1)")
     if labels.ndim != 1 or labels.shape[0] != n_samples:
         raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}")
+        if labels.dtype == bool or (np.issubdtype(labels.dtype, np.floating) and
+                                    np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+            fix = "they hold whole numbers: pass labels.astype(int)"
+        else:
+            fix = "number the classes with classes, labels = np.unique(y, return_inverse=True)"
+        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}; {fix}")
     if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
-        hint = (" A network with one output answers yes/no questions: use "
-                "loss='binary_cross_entropy' for it." if n_classes == 1 else "")
+        if n_classes == 1:
+            fix = ("A network with one output answers yes/no questions: use "
+                   "loss='binary_cross_entropy' for it.")
+        elif labels.min() == 1 and labels.max() == n_classes:
+            fix = "They run from 1 to C: pass labels - 1."
+        else:
+            fix = ("Number the classes 0 .. C-1 with classes, labels = np.unique(y, "
+                   "return_inverse=True), and give the network one output per class.")
         raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} outputs; got "
-                         f"values from {labels.min()} to {labels.max()}.{hint}")
+                         f"values from {labels.min()} to {labels.max()}. {fix}")
     return labels
 
 

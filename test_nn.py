@@ -788,6 +788,23 @@ def test_train_rejects_bad_input_with_a_clear_message(small, change, error, mess
         nn.train(params, X, targets, **{"epochs": 1, **options})
 
 
+@pytest.mark.parametrize("labels, fix", [
+    (np.array([1, 2, 3, 1, 2, 3]), r"from 1 to C: pass labels - 1"),
+    (np.array([0., 1., 2., 0., 1., 2.]), r"whole numbers: pass labels.astype\(int\)"),
+    (np.eye(3)[[0, 1, 2, 0, 1, 2]], r"one-hot .* labels.argmax\(axis=1\)"),
+    (np.array([[0], [1], [2], [0], [1], [2]]), r"a column: pass labels.ravel\(\)"),
+    (np.array([True, False] * 3), r"labels.astype\(int\)"),
+    (np.array(["cat", "dog", "owl"] * 2), r"np.unique\(y, return_inverse=True\)"),
+    (np.array([10, 20, 30] * 2), r"np.unique\(y, return_inverse=True\)"),
+])
+def test_labels_in_a_common_wrong_form_get_an_error_that_says_the_fix(small, labels, fix):
+    """1-based, floats of whole numbers, one-hot, a column, booleans, strings, other
+    numbers: each refused with the line of code that makes them 0 .. C-1."""
+    params, X, _ = small
+    with pytest.raises((ValueError, TypeError), match=fix):
+        nn.train(params, X, labels)
+
+
 def test_other_functions_reject_bad_input(small):
     """The same for the other entry points."""
     params, X, labels = small
