@@ -484,7 +484,7 @@ def test_sgd_momentum_matches_its_formula(nesterov):
 
 
 @pytest.mark.parametrize("optimizer, averages", [(nn.sgd_step, ["velocity"]),
-                                                 (nn.adam_step, ["m", "s"])])
+                                                 (nn.adam_step, ["m_sum", "s_sum"])])
 def test_optimizer_averages_never_hold_denormals(optimizer, averages):
     """A running average whose gradient has gone to 0 is set to 0 before it shrinks into
     the denormal range (below 1.2e-38), where the CPU computes 10-50x slower. Here one
