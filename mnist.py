@@ -1,6 +1,6 @@
 """mnist.py: teach nn.py's network to read handwritten digits, and show what it learned.
 
-    python mnist.py                  # download MNIST once, train, report (about 2 min on 2 cores)
+    python mnist.py                  # download MNIST once, train, report (a minute on 2 cores)
     python mnist.py --help           # every knob, with its default
     python mnist.py --epochs 1       # a quick smoke run
     python mnist.py --report report.html               # also a page of pictures of the run
@@ -418,7 +418,10 @@ def print_doctor(history, sizes):
         i = layer["layer"]
         share = layer["dead"] if layer["dead"] is not None else layer["saturated"]
         kind = "dead" if layer["dead"] is not None else "saturated"
-        share_text = f"{100 * share:5.1f}% {kind}" if share is not None else "(output layer)"
+        if share is not None:
+            share_text = f"{100 * share:5.1f}% {kind}"
+        else:                                    # leaky_relu units neither die nor saturate
+            share_text = "(output layer)" if i == len(last["layers"]) else "     -"
         print(f"{i:5d}  {f'{sizes[i - 1]}x{sizes[i]}':10s}  {layer['weight_rms']:10.4f}  "
               f"{layer['grad_rms']:8.1e}  {layer['update_ratio']:8.1e} "
               f"({start['update_ratio']:7.1e})       {share_text}")
@@ -1568,39 +1571,56 @@ def unfilter(data, height, stride, bpp, name):
     Each row starts with its filter: 0 none, 1 Sub (minus the byte bpp to the left),
     2 Up (minus the byte above), 3 Average (of left and above), 4 Paeth (minus whichever
     of left, above, upper-left is nearest to left + above - upper-left). Sub and Up run
-    on whole rows at once; Average and Paeth depend on the byte just decoded, so they go
-    byte by byte (slow for big photographs, fine for a digit).
+    on whole rows at once. Average and Paeth need the byte just decoded to their left and
+    the row above, so an image that uses them is decoded one anti-diagonal of pixels at a
+    time (a pixel's left, upper and upper-left neighbours all lie on earlier ones): about
+    height + width steps, each over a diagonal's pixels at once.
     """
     if len(data) != height * (stride + 1):
         raise DataError(f"{name}: the image data holds {len(data):,} bytes, not the "
                         f"{height * (stride + 1):,} that its size needs (truncated or corrupt)")
     rows = np.frombuffer(data, dtype=np.uint8).reshape(height, stride + 1)
+    kinds, lines = rows[:, 0], rows[:, 1:]
+    if (kinds > 4).any():
+        y = int(np.flatnonzero(kinds > 4)[0])
+        raise DataError(f"{name}: row {y} has unknown PNG filter type {kinds[y]}")
+    if (kinds >= 3).any():
+        return unfilter_diagonals(lines, kinds, bpp)
     out = np.zeros((height + 1, stride), dtype=np.uint8)          # row 0: the zeros above
     for y in range(height):
-        kind, line, above = rows[y, 0], rows[y, 1:], out[y]
+        kind, line, above = kinds[y], lines[y], out[y]
         if kind == 0:
             out[y + 1] = line
         elif kind == 1:
             for start in range(bpp):       # each byte adds the decoded byte bpp to its left
                 out[y + 1, start::bpp] = np.cumsum(line[start::bpp], dtype=np.uint64) % 256
-        elif kind == 2:
-            out[y + 1] = line + above
-        elif kind in (3, 4):
-            current, up = bytearray(line.tobytes()), above.tobytes()
-            for x in range(stride):
-                left = current[x - bpp] if x >= bpp else 0
-                upper_left = up[x - bpp] if x >= bpp else 0
-                if kind == 3:
-                    guess = (left + up[x]) // 2
-                else:
-                    p = left + up[x] - upper_left
-                    pa, pb, pc = abs(p - left), abs(p - up[x]), abs(p - upper_left)
-                    guess = left if pa <= pb and pa <= pc else up[x] if pb <= pc else upper_left
-                current[x] = (current[x] + guess) % 256
-            out[y + 1] = np.frombuffer(bytes(current), dtype=np.uint8)
         else:
-            raise DataError(f"{name}: row {y} has unknown PNG filter type {kind}")
+            out[y + 1] = line + above
     return out[1:]
+
+
+def unfilter_diagonals(lines, kinds, bpp):
+    """unfilter() for images with Average or Paeth rows: lines (H, W * bpp) of filtered
+    bytes, kinds (H,) their filters. Pixel (y, x) is decoded at step y + x, all of a
+    step's pixels at once; out has a row and a column of zeros above and to the left,
+    as PNG has them."""
+    height, width = len(lines), lines.shape[1] // bpp
+    raw = lines.reshape(height, width, bpp).astype(np.int16)
+    out = np.zeros((height + 1, width + 1, bpp), dtype=np.int16)
+    for step in range(height + width - 1):
+        y = np.arange(max(0, step - width + 1), min(height, step + 1))
+        x = step - y
+        left, up, up_left = out[y + 1, x], out[y, x + 1], out[y, x]             # (n, bpp)
+        kind = kinds[y][:, None]
+        guess = np.where(kind == 1, left, np.where(kind == 2, up, 0))
+        guess = np.where(kind == 3, (left + up) // 2, guess)
+        p = left + up - up_left                                    # Paeth's predictor
+        near_left, near_up, near_up_left = np.abs(p - left), np.abs(p - up), np.abs(p - up_left)
+        paeth = np.where((near_left <= near_up) & (near_left <= near_up_left), left,
+                         np.where(near_up <= near_up_left, up, up_left))
+        guess = np.where(kind == 4, paeth, guess)
+        out[y + 1, x + 1] = (raw[y, x] + guess) & 255
+    return out[1:, 1:].reshape(height, width * bpp).astype(np.uint8)
 
 
 def read_pnm(data, name):

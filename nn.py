@@ -447,7 +447,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
             X_batch, targets_batch = X[batch], targets[batch]      # the only copy: one batch
             if augment is not None:
                 X_batch = augmented(augment, X_batch, rng)
-            with np.errstate(over="ignore", invalid="ignore"):    # check_loss says why
+            with np.errstate(over="ignore", invalid="ignore"):    # overflow: see check_loss
                 logits, cache = forward(params, X_batch, activation, dropout, rng)   # 1
                 batch_loss, dlogits = loss_fn(logits, targets_batch)                 # 2
             check_loss(watch, batch_loss, logits, epoch, b + 1, lr)

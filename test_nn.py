@@ -1707,12 +1707,15 @@ def test_png_written_is_read_back_identically(shape):
 
 
 def png_filtered(pixels, kind, colour_type):
-    """A PNG of uint8 pixels (H, W, C) with every row filtered by `kind`, the slow,
-    obvious way, straight from the specification's formulas."""
+    """A PNG of uint8 pixels (H, W, C) with every row filtered by `kind` (or row y by
+    kind[y % len(kind)], for a list), the slow, obvious way, straight from the
+    specification's formulas."""
     height, width, channels = pixels.shape
     raw = pixels.reshape(height, -1).astype(int)
+    kinds = kind if isinstance(kind, list) else [kind]
     rows = []
     for y in range(height):
+        kind = kinds[y % len(kinds)]
         line, filtered = raw[y], []
         for x in range(len(line)):
             a = line[x - channels] if x >= channels else 0
@@ -1736,6 +1739,15 @@ def test_each_png_filter_and_colour_type_decodes_to_the_known_pixels(kind, colou
     pixels = np.random.default_rng(kind).integers(0, 256, (5, 7, channels), dtype=np.uint8)
     np.testing.assert_array_equal(mnist.read_png(png_filtered(pixels, kind, colour_type), "f.png"),
                                   pixels)
+
+
+def test_rows_of_every_filter_in_one_image_decode_to_the_known_pixels():
+    """Rows filtered five ways in turn, as an encoder choosing per row writes them (a
+    phone's PNG): Average and Paeth rows next to the others decode exactly."""
+    pixels = np.random.default_rng(1).integers(0, 256, (11, 13, 3), dtype=np.uint8)
+    for kinds in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0, 0, 4]):
+        data = png_filtered(pixels, kinds, 2)
+        np.testing.assert_array_equal(mnist.read_png(data, "mixed.png"), pixels)
 
 
 def test_palette_png_with_transparency_becomes_rgba():
@@ -2205,6 +2217,18 @@ def test_predict_reads_images_and_explains_what_it_needs(tmp_path, tiny_run, cap
     assert "blank.png: no ink found" in captured.err and "missing.png" in captured.err
     assert mnist.run(["--load", str(model), "--predict", str(two), "--show", "0"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_the_doctors_table_names_only_the_last_layer_the_output_layer(capsys):
+    """With leaky_relu (no dead or saturated share to show) a hidden layer is shown as -,
+    and only the last layer as the output layer."""
+    layer = {"weight_rms": 0.1, "grad_rms": 1e-3, "update_ratio": 1e-3, "dead": None,
+             "saturated": None}
+    history = [{"epoch": 1, "layers": [dict(layer, layer=i) for i in (1, 2, 3)],
+                "loss": 1.0, "val_accuracy": None, "train_accuracy": 0.5}]
+    mnist.print_doctor(history, [4, 5, 5, 3])
+    rows = capsys.readouterr().out.splitlines()[3:6]
+    assert [row.endswith("(output layer)") for row in rows] == [False, False, True]
 
 
 def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):
