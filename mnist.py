@@ -113,12 +113,12 @@ def main(argv=None):
     params = nn.init_params(sizes, rng=rng, init=init)
     if args.find_lr:
         return run_find_lr(params, X_train, train_labels, args)
+    if args.doctor:
+        return run_doctor(params, X_train, train_labels, args)
     print(f"{args.dataset}: {len(X_train):,} training, {args.val_size:,} validation, "
           f"{len(data['test_labels']):,} test images; network {'-'.join(map(str, sizes))}, "
           f"{args.activation}, {args.optimizer} lr {args.lr:g}, augment {args.augment}"
           f"{' + mirror' if spec['flips'] else ''}, seed {args.seed}")
-    if args.doctor:
-        run_doctor(params, X_train, train_labels, args)
 
     augment = make_augment(args, spec["flips"])
     should_stop = install_interrupt_handler()
@@ -945,8 +945,8 @@ def area_resize(image, height, width):
 # ---------------------------------------------------------------- the doctor and the learning rate
 
 def run_doctor(params, X, labels, args):
-    """--doctor: the checks of nn.sanity_check, one line each."""
-    print("\nthe doctor's checks before training:")
+    """--doctor: the checks of nn.sanity_check, one line each; exit status 1 if one failed."""
+    print("the doctor's checks before training:")
     results = nn.sanity_check(params, X, labels, activation=args.activation,
                               rng=np.random.default_rng(args.seed))
     for result in results:
@@ -954,7 +954,8 @@ def run_doctor(params, X, labels, args):
               f"{result['seen']}")
     if not all(result["passed"] for result in results):
         print("  a failed check means training would not tell you much: fix it first.")
-    print()
+        return 1
+    return 0
 
 
 def run_find_lr(params, X, labels, args):
@@ -1119,8 +1120,9 @@ def parse_args(argv=None):
                               "6 did better on the validation split (default: %(default)s)")
     doctor = parser.add_argument_group("the training doctor")
     doctor.add_argument("--doctor", action="store_true",
-                        help="check the setup before training (loss at start, overfitting a "
-                             "small batch, use of the inputs, gradients) (default: off)")
+                        help="check the setup (loss at start, overfitting a small batch, "
+                             "use of the inputs, gradients) and exit without training; the "
+                             "exit status is 1 if a check failed (default: off)")
     doctor.add_argument("--find-lr", action="store_true",
                         help="run the learning-rate range test, plot it, suggest a rate, and "
                              "exit without training (default: off)")

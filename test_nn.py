@@ -2231,6 +2231,13 @@ def test_the_doctors_table_names_only_the_last_layer_the_output_layer(capsys):
     assert [row.endswith("(output layer)") for row in rows] == [False, False, True]
 
 
+def test_doctor_checks_the_setup_and_exits_without_training(tiny_run):
+    """--doctor, like --find-lr, answers its question and stops: four checks, no epochs."""
+    status, out, _ = tiny_run("--doctor")
+    assert status == 0 and "epoch" not in out and "test accuracy" not in out
+    assert [line.split()[0] for line in out.splitlines()[1:5]] == ["passed"] * 4
+
+
 def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):
     """The OPENBLAS_NUM_THREADS tip appears when another core is busy, and only then."""
     logged = []
