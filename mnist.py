@@ -89,14 +89,11 @@ DATASETS = {
 def main(argv=None):
     """The story of a run: the data, a network, training, the test set, the report."""
     args = parse_args(argv)
-    if args.serve and not args.load:
-        raise DataError("--serve needs a saved network to ask: train and save one with "
-                        "'python mnist.py --save model.npz', then 'python mnist.py --load "
-                        "model.npz --serve'")
-    if args.predict and not args.load:
-        raise DataError("--predict needs a saved network to ask: train and save one with "
-                        "'python mnist.py --save model.npz', then 'python mnist.py --load "
-                        "model.npz --predict IMAGE'")
+    if (args.predict or args.serve) and not args.load:
+        flag = "--predict IMAGE" if args.predict else "--serve"
+        raise DataError(f"{flag.split()[0]} needs a saved network to ask: train and save one "
+                        f"with 'python mnist.py --save model.npz', then 'python mnist.py "
+                        f"--load model.npz {flag}'")
     if args.load:
         return use_saved_network(args)         # --predict, or the test set, with a saved one
     for path in (args.save, args.report):
@@ -703,6 +700,9 @@ def grey_levels(pixels):
         pixels = pixels[:, :, None]
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or min(pixels.shape[:2]) < 1:
         raise DataError(f"expected pixels (H, W) or (H, W, 1-4), got shape {pixels.shape}")
+    if pixels.dtype != np.uint8:
+        raise DataError(f"expected uint8 pixels, 0 to 255, got {pixels.dtype}; for floats "
+                        f"in [0, 1] pass np.round(255 * pixels).astype(np.uint8)")
     values = pixels.astype(np.float32) / 255
     colour = values[:, :, :3] if values.shape[2] >= 3 else values[:, :, :1]
     if colour.shape[2] == 3:

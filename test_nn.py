@@ -1971,6 +1971,13 @@ def test_a_page_of_marks_is_not_a_number():
         mnist.digit_groups(*boxes_of(page), name="page.png")
 
 
+def test_pixels_that_are_not_uint8_are_refused_with_the_conversion(glyph_network):
+    """Floats in [0, 1] would read as a black page: the error says how to convert them."""
+    page = compose_number([glyph(1, np.random.default_rng(0))], "apart", np.random.default_rng(0))
+    with pytest.raises(mnist.DataError, match=r"np.round\(255 \* pixels\).astype\(np.uint8\)"):
+        mnist.read_number(page / 255, glyph_network, "relu")
+
+
 def test_a_blank_page_is_refused():
     """White, black or grey with noise: no ink found, said so."""
     rng = np.random.default_rng(0)
