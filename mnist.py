@@ -177,7 +177,8 @@ def write_run_report(args, sizes, history, params, probs, data, X_train, test_ac
              ("training", f"{args.optimizer}, lr {args.lr:g} ({args.schedule}), batch "
                           f"{args.batch_size}, dropout {args.dropout}, augment "
                           f"{args.augment}, seed {args.seed}"),
-             ("epochs", f"{len(history)} of {args.epochs}" + (" (stopped early)" if stopped else "")),
+             ("epochs", f"{len(history)} of {args.epochs}"
+                        + (" (stopped early)" if stopped else "")),
              ("test accuracy", f"{100 * test_accuracy:.2f}%")]
     if history and history[-1]["val_accuracy"] is not None:
         facts.append(("validation accuracy", f"{100 * history[-1]['val_accuracy']:.2f}%"))

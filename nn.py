@@ -329,12 +329,12 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
         P = P - lr * m_hat / (sqrt(s_hat) + eps)
     Weight decay: see above.
 
-    Adam is a dozen passes a step over arrays as large as the weights, half a default
-    MNIST step's work outside the matrix multiplies, so the code takes two passes fewer,
-    with the same result (test_nn.py checks it against the lines above). It keeps sums
-    instead of means, m_sum = m / (1 - beta1) and s_sum = s / (1 - beta2), so that an
-    update is one multiply shorter (m_sum = beta1 * m_sum + g), and moves the constants
-    into step_size and eps_hat, as the paper's section 2 does:
+    Written as above, in place, a step makes thirteen passes over arrays as large as the
+    weights, the largest part of a default MNIST step outside the matrix multiplies. The
+    code makes ten, with the same result (test_nn.py checks it against the lines above):
+    it keeps sums instead of means, m_sum = m / (1 - beta1) and s_sum = s / (1 - beta2),
+    so that an update is one multiply shorter (m_sum = beta1 * m_sum + g), and moves the
+    constants into step_size and eps_hat, as the paper's section 2 does:
         lr * m_hat / (sqrt(s_hat) + eps) = step_size * m_sum / (sqrt(s_sum) + eps_hat)
         with r = sqrt(s_sum / s_hat) = sqrt((1 - beta2**t) / (1 - beta2)),
         step_size = lr * (1 - beta1) / (1 - beta1**t) * r  and  eps_hat = eps * r.
@@ -1184,8 +1184,9 @@ def check_labels(labels, n_samples, n_classes):
     if labels.ndim != 1 or labels.shape[0] != n_samples:
         raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
-        if labels.dtype == bool or (np.issubdtype(labels.dtype, np.floating) and
-                                    np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+        whole = np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all() \
+            and (labels == np.round(labels)).all()
+        if labels.dtype == bool or whole:
             fix = "they hold whole numbers: pass labels.astype(int)"
         else:
             fix = "number the classes with classes, labels = np.unique(y, return_inverse=True)"
@@ -1403,9 +1404,9 @@ def check_binary(logits, targets):
 def check_step(params, grads, state, lr, weight_decay, **settings):
     """Return the step number t = 1, 2, ... (kept in state) after checking an optimizer's
     arguments: the rates, the settings in [0, 1) (eps: > 0), params of real floats, grads
-    with their keys and shapes. Whether grads are finite is checked for every array on the first step and
-    for the biases on every step (a NaN anywhere in a layer's dz reaches its db): a pass
-    over every weight on every step would cost more than the checks are worth."""
+    with their keys and shapes. Whether grads are finite is checked for every array on the
+    first step and for the biases on every step (a NaN anywhere in a layer's dz reaches
+    its db): a pass over every weight on every step would cost more than it is worth."""
     check_rate("lr", lr)
     if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
         raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
