@@ -772,16 +772,18 @@ def light_ink(grey, size):
 
 
 def window_filter(image, size, combine):
-    """combine (np.maximum, np.minimum or np.add) over the size x size window centred on
-    each pixel of image (H, W); beyond the edges the image repeats its edge pixels.
-    Windows of 1, 2, 4, ... pixels are combined from two of half the width (about log2(size)
-    passes along each axis), and a window of any size from two overlapping powers of two
-    (for np.add, which counts the overlap twice, size must be a power of two or 3)."""
+    """combine (np.maximum or np.minimum) over the size x size window centred on each
+    pixel of image (H, W); beyond the edges the image repeats its edge pixels. Windows of
+    1, 2, 4, ... pixels are combined from two of half the width (about log2(size) passes
+    along each axis), and a window of any size from two overlapping powers of two, which
+    max and min do not mind. np.add is taken for size 3 only: the sum of a 3 x 3 window."""
+    if combine is np.add and size != 3:
+        raise ValueError("window_filter sums 3 x 3 windows only")
     for axis in (0, 1):
         image = np.moveaxis(image, axis, -1)
         n = image.shape[-1]
         padded = np.pad(image, [(0, 0), (size // 2, size - 1 - size // 2)], mode="edge")
-        if combine is np.add and size == 3:
+        if combine is np.add:
             image = padded[:, :n] + padded[:, 1:n + 1] + padded[:, 2:n + 2]
         else:
             width, wide = 1, padded
@@ -1842,18 +1844,24 @@ def nice_ticks(low, high, count=5):
 
 def weight_tiles(W1, n_units=64, columns=8, zoom=3):
     """The first layer's weights of n_units hidden units, each as a 28 x 28 picture in a
-    grid: red where the unit is excited by ink, blue where ink holds it back, white for
-    0. Each tile is scaled by its own largest |weight|, so weak units still show."""
-    units = W1[:, :n_units].T.reshape(-1, 28, 28)
-    units = units / np.abs(units).max(axis=(1, 2), keepdims=True).clip(1e-12)
-    positive, negative = np.clip(units, 0, 1), np.clip(-units, 0, 1)
-    rgb = np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1)
-    rows = math.ceil(len(units) / columns)
+    grid (see weight_pictures)."""
+    rgb = weight_pictures(W1, range(min(n_units, W1.shape[1])))
+    rows = math.ceil(len(rgb) / columns)
     grid = np.ones((rows * 29 + 1, columns * 29 + 1, 3)) * 0.6     # grey lines between tiles
     for k, tile in enumerate(rgb):
         y, x = divmod(k, columns)
         grid[1 + 29 * y:29 * (y + 1), 1 + 29 * x:29 * (x + 1)] = tile
     return png_uri(grid, zoom)
+
+
+def weight_pictures(W1, units):
+    """The first-layer weights of the given units as 28 x 28 RGB pictures (K, 28, 28, 3):
+    red where the unit is excited by ink, blue where ink holds it back, white for 0.
+    Each is scaled by its own largest |weight|, so weak units still show."""
+    weights = W1[:, list(units)].T.reshape(-1, 28, 28)
+    weights = weights / np.abs(weights).max(axis=(1, 2), keepdims=True).clip(1e-12)
+    positive, negative = np.clip(weights, 0, 1), np.clip(-weights, 0, 1)
+    return np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1)
 
 
 def confusion_table(counts, classes):
@@ -1989,26 +1997,18 @@ def reading_json(reading, params, activation):
     probabilities, the 28 x 28 inputs (as numbers and as PNG pictures), where each digit
     was found, and for a single digit the first-layer units that fired most."""
     units = []
-    if len(reading["digits"]) == 1:
-        W1, b1 = params["W1"], params["b1"]
-        z1 = reading["inputs"][0].reshape(-1) @ W1 + b1                  # (H1,)
-        fired = nn.ACTIVATIONS[activation][0](z1)
-        for k in np.argsort(-fired)[:TOP_UNITS]:
+    if len(reading["digits"]) == 1 and "W2" in params:          # a hidden layer to show
+        _, cache = nn.forward(params, reading["inputs"][:1].reshape(1, -1), activation)
+        fired = cache["a1"][0]                                  # the first layer's (H1,)
+        top = np.argsort(-fired)[:TOP_UNITS]
+        for k, picture in zip(top, weight_pictures(params["W1"], top)):
             units.append({"unit": int(k), "fired": round(float(fired[k]), 3),
-                          "picture": unit_picture(W1[:, k])})
+                          "picture": png_uri(picture)})
     return {"text": reading["text"], "digits": reading["digits"].tolist(),
             "probs": np.round(reading["probs"], 4).tolist(),
             "inputs": np.round(reading["inputs"], 3).tolist(),
             "pictures": [png_uri(digit) for digit in reading["inputs"]],
             "boxes": reading["boxes"].tolist(), "units": units}
-
-
-def unit_picture(weights):
-    """One first-layer unit's 784 weights as a 28 x 28 PNG data URI: red where ink excites
-    it, blue where ink holds it back, white for 0 (as on the report page)."""
-    unit = weights.reshape(28, 28) / max(float(np.abs(weights).max()), 1e-12)
-    positive, negative = np.clip(unit, 0, 1), np.clip(-unit, 0, 1)
-    return png_uri(np.stack([1 - negative, 1 - positive - negative, 1 - positive], axis=-1))
 
 
 PAGE = """<!DOCTYPE html>

@@ -1240,6 +1240,13 @@ def check_rate(what, value):
         raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
 
 
+def check_weight_decay(weight_decay, lr):
+    """Raise unless weight_decay is in [0, 1/lr): each step multiplies W by 1 - lr * it."""
+    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
+        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
+                         f"multiplies the weights by 1 - lr * weight_decay")
+
+
 def as_generator(rng):
     """The random generator to draw from: a np.random.Generator as given, an int as its
     seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
@@ -1408,9 +1415,7 @@ def check_step(params, grads, state, lr, weight_decay, **settings):
     first step and for the biases on every step (a NaN anywhere in a layer's dz reaches
     its db): a pass over every weight on every step would cost more than it is worth."""
     check_rate("lr", lr)
-    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
-        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
-                         f"multiplies the weights by 1 - lr * weight_decay")
+    check_weight_decay(weight_decay, lr)
     for name, value in settings.items():
         if name == "eps":
             check_rate("eps", value)
@@ -1505,9 +1510,7 @@ def check_training(params, optimizer, loss, activation, schedule, epochs, batch_
         check_fraction("momentum", momentum)
     if optimizer == "adam" and nesterov is not None:
         raise ValueError("nesterov applies to optimizer='sgd' only; leave it out for Adam")
-    if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
-        raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
-                         f"multiplies the weights by 1 - lr * weight_decay")
+    check_weight_decay(weight_decay, lr)
     for name, function in (("augment", augment), ("on_epoch", on_epoch),
                            ("should_stop", should_stop)):
         if function is not None and not callable(function):

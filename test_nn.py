@@ -778,6 +778,7 @@ def test_find_lr_suggests_a_rate_that_trains_and_leaves_params_untouched():
     (lambda p, X, y: (p, X, y, {"epochs": -1}), ValueError, "epochs must be"),
     (lambda p, X, y: (p, X, y, {"lr": -0.1}), ValueError, "lr must be a finite number > 0"),
     (lambda p, X, y: (p, X, y, {"dropout": 1.0}), ValueError, "dropout must be in"),
+    (lambda p, X, y: (p, X, y, {"weight_decay": -0.1}), ValueError, "weight_decay must be in"),
     (lambda p, X, y: (p, X, y, {"loss": "mse"}), ValueError, "targets have shape"),
     (lambda p, X, y: (p, X, y, {"X_val": X, "targets_val": y[:2]}), ValueError, "validation"),
 ])
@@ -868,6 +869,8 @@ HEART_MISUSES = [
      r"momentum must be in \[0, 1\)"),
     ("sgd, NaN in W1", lambda p, X: nn.sgd_step(p, nan_in(p, "W1"), {}, 0.1), ValueError,
      r"grads\['W1'\] holds NaN"),
+    ("sgd, weight_decay 1/lr", lambda p, X: nn.sgd_step(p, p, {}, 0.1, weight_decay=10),
+     ValueError, r"weight_decay must be in \[0, 1/lr\)"),
     ("adam, eps 0", lambda p, X: nn.adam_step(p, p, {}, 0.1, eps=0), ValueError,
      "eps must be a finite number > 0"),
     ("adam, NaN in b2 later", lambda p, X: nn.adam_step(p, nan_in(p, "b2"), {"t": 5}, 0.1),
