@@ -26,6 +26,7 @@ import io
 import json
 import math
 import os
+import shlex
 import signal
 import socket
 import stat
@@ -89,6 +90,8 @@ DATASETS = {
 def main(argv=None):
     """The story of a run: the data, a network, training, the test set, the report."""
     args = parse_args(argv)
+    if args.compare is not None:
+        return compare_runs(args)              # the table of recorded runs, and no training
     if (args.predict or args.serve) and not args.load:
         flag = "--predict IMAGE" if args.predict else "--serve"
         raise DataError(f"{flag.split()[0]} needs a saved network to ask: train and save one "
@@ -102,6 +105,8 @@ def main(argv=None):
     started = time.perf_counter()
     spec = DATASETS[args.dataset]
     data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
+    if args.runs:
+        check_writable(args.runs)              # (its default folder exists only by now)
     busy_machine_hint()
     X_train, train_labels, X_val, val_labels = split_off_validation(data, args.val_size)
     sizes = [X_train.shape[1], *args.hidden, len(spec["classes"])]
@@ -127,8 +132,10 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the network
     if stopped:
         log(f"stopped early during epoch {len(history) + 1}, after "
-            f"{plural(len(history), 'complete epoch')}; the network reported"
-            f"{' and saved' if args.save else ''} includes the steps of the partial epoch")
+            f"{plural(len(history), 'complete epoch')}" + (
+                "" if args.keep_best else f"; the network reported"
+                f"{' and saved' if args.save else ''} includes the steps of the partial epoch"))
+    print_ending(history, args)
 
     X_test, test_labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
     probs = nn.softmax(nn.outputs(params, X_test, args.activation))       # (10000, 10)
@@ -136,13 +143,15 @@ def main(argv=None):
     if args.save:
         save_network(args, params, history, test_accuracy, stopped)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    print_doctor(history, sizes)
+    print_doctor(history, sizes, args)
     print_report(probs, test_labels, data["test_images"], spec["classes"], args.show)
     seconds = time.perf_counter() - started
     print(f"\ntotal time {seconds:.1f} s")
     if args.report:
         write_run_report(args, sizes, history, params, probs, data, X_train, test_accuracy,
                          seconds, stopped, augment)
+    if args.runs:
+        record_run(args.runs, args, argv, history, test_accuracy, seconds)
     return 0
 
 
@@ -151,37 +160,30 @@ def training_settings(args):
     return {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
             "optimizer": args.optimizer, "momentum": args.momentum,
             "weight_decay": args.weight_decay, "activation": args.activation,
-            "dropout": args.dropout, "schedule": args.schedule, "final_lr": args.final_lr}
+            "dropout": args.dropout, "schedule": args.schedule, "final_lr": args.final_lr,
+            "keep_best": args.keep_best, "patience": args.patience}
 
 
 def save_network(args, params, history, test_accuracy, stopped):
-    """--save: the network, with what it was trained on, how, and how well it did."""
+    """--save: the network, with what it was trained on, how, and how well it did, and
+    its history (as JSON text), so that --load --report can draw its curves."""
     val_accuracy = history[-1]["val_accuracy"] if history else None
     digests = [f"{name} {digest}" for name, digest in DATASETS[args.dataset]["sha256"].items()]
     settings = {key: value for key, value in training_settings(args).items()
-                if key != "activation"}
+                if key != "activation" and value is not None}
     nn.save(args.save, params, args.activation, dataset=args.dataset, seed=args.seed,
             hidden=args.hidden, epochs_completed=len(history), data_sha256=digests,
             val_size=args.val_size, test_accuracy=test_accuracy, augment=args.augment,
             val_accuracy=np.nan if val_accuracy is None else val_accuracy,
-            stopped_early=stopped, **settings)
+            stopped_early=stopped, history=json.dumps(history), **settings)
     log(f"saved the network to {args.save}")
 
 
 def write_run_report(args, sizes, history, params, probs, data, X_train, test_accuracy,
                      seconds, stopped, augment):
     """--report: the page of the run, with its settings and results at the top."""
-    facts = [("dataset", f"{args.dataset}: {len(X_train):,} training, {args.val_size:,} "
-                         f"validation, {len(probs):,} test images"),
-             ("network", f"{'-'.join(map(str, sizes))}, {args.activation}"),
-             ("training", f"{args.optimizer}, lr {args.lr:g} ({args.schedule}), batch "
-                          f"{args.batch_size}, dropout {args.dropout}, augment "
-                          f"{args.augment}, seed {args.seed}"),
-             ("epochs", f"{len(history)} of {args.epochs}"
-                        + (" (stopped early)" if stopped else "")),
-             ("test accuracy", f"{100 * test_accuracy:.2f}%")]
-    if history and history[-1]["val_accuracy"] is not None:
-        facts.append(("validation accuracy", f"{100 * history[-1]['val_accuracy']:.2f}%"))
+    facts = run_facts(vars(args), sizes, args.activation, len(X_train), len(probs),
+                      history, stopped, test_accuracy)
     facts.append(("time", f"{seconds:.1f} s"))
     samples = None
     if augment is not None:
@@ -191,6 +193,26 @@ def write_run_report(args, sizes, history, params, probs, data, X_train, test_ac
                  data["test_labels"].astype(np.int64), data["test_images"],
                  DATASETS[args.dataset]["classes"], samples)
     log(f"wrote the report to {args.report}")
+
+
+def run_facts(settings, sizes, activation, n_train, n_test, history, stopped, test_accuracy):
+    """The facts at the top of a report page: the data, the network, how it was trained,
+    how well it did. settings: the command line's, or a saved model's info."""
+    kept = history[-1].get("kept_epoch") if history else None
+    facts = [("dataset", f"{settings['dataset']}: {n_train:,} training, "
+                         f"{settings['val_size']:,} validation, {n_test:,} test images"),
+             ("network", f"{'-'.join(map(str, sizes))}, {activation}"),
+             ("training", f"{settings['optimizer']}, lr {settings['lr']:g} "
+                          f"({settings['schedule']}), batch {settings['batch_size']}, dropout "
+                          f"{settings['dropout']}, augment {settings['augment']}, seed "
+                          f"{settings['seed']}"),
+             ("epochs", f"{len(history)} of {settings['epochs']}"
+                        + (" (stopped early)" if stopped else "")
+                        + (f", the network of epoch {kept} kept" if kept else "")),
+             ("test accuracy", f"{100 * test_accuracy:.2f}%")]
+    if history and history[-1]["val_accuracy"] is not None:
+        facts.append(("validation accuracy", f"{100 * history[(kept or len(history)) - 1]['val_accuracy']:.2f}%"))
+    return facts
 
 
 # ---------------------------------------------------------------- data
@@ -403,9 +425,24 @@ def print_epoch(record, epochs):
           f"{record['seconds']:5.1f} s  {record['samples_per_second']:7,.0f} img/s", flush=True)
 
 
-def print_doctor(history, sizes):
+def print_ending(history, args):
+    """With --patience or --keep-best: why training ended, and which epoch is kept."""
+    if not history:
+        return
+    last = history[-1]
+    if last.get("stopped") == "patience":
+        print(f"stopped after epoch {last['epoch']}: no lower validation loss for "
+              f"{args.patience} epochs (the lowest: epoch {last['best_epoch']})")
+    if "kept_epoch" in last:
+        print(f"kept the network of epoch {last['kept_epoch']}, the lowest validation loss "
+              f"({history[last['kept_epoch'] - 1]['val_loss']:.4f}; "
+              f"accuracy {100 * history[last['kept_epoch'] - 1]['val_accuracy']:.2f}%)")
+
+
+def print_doctor(history, sizes, args):
     """The training doctor's view: each layer's health in the last epoch, then what
-    nn.diagnose() finds, or one line saying nothing looks wrong."""
+    nn.diagnose() finds, its remedies said as this program's flags, or one line saying
+    nothing looks wrong."""
     if not history:
         return
     last = history[-1]
@@ -427,8 +464,28 @@ def print_doctor(history, sizes):
     if not findings:
         print("nothing looks wrong by the doctor's rules of thumb.")
     for found in findings:
+        remedies = "; or ".join(as_flags(remedy, args) for remedy in found["remedies"])
         print(f"- {found['check']}: {found['seen']}.\n    likely cause: {found['cause']}."
-              f"\n    try: {found['try']}.")
+              f"\n    try: {remedies}.")
+
+
+def as_flags(remedy, args):
+    """A remedy of nn.diagnose() as this program's flags where it is a change of setting
+    ({"lr": 0.0002} -> --lr 0.0002), else in nn.py's words. init has no flag: mnist.py
+    already gives relu networks He's and the others Glorot's."""
+    settings = {key: value for key, value in remedy.get("set", {}).items() if key != "init"}
+    if not settings:
+        return remedy["say"]
+    flags = []
+    for key, value in settings.items():
+        if key == "augment":
+            value = "elastic" if args.augment != "none" else "shift"
+        if value is True:
+            flags.append(f"--{key.replace('_', '-')}")
+        else:
+            flags.append(f"--{key.replace('_', '-')} {value:g}" if isinstance(value, float)
+                         else f"--{key.replace('_', '-')} {value}")
+    return " ".join(flags)
 
 
 def print_report(probs, labels, images, classes, n_shown):
@@ -495,9 +552,12 @@ def plural(count, word):
 def use_saved_network(args):
     """--load: answer --predict, or report on the test set (only its files are needed)."""
     params, info = nn.load(args.load)
-    dataset = info.get("dataset", args.dataset)
+    dataset = info.get("dataset", args.dataset or "mnist")
     if dataset not in DATASETS:
         raise DataError(f"{args.load} was trained on an unknown dataset {dataset!r}")
+    if args.dataset not in (None, dataset):
+        raise DataError(f"{args.load} was trained on {dataset}, not {args.dataset}: leave "
+                        f"out --dataset, or load a model trained on {args.dataset}")
     spec = DATASETS[dataset]
     sizes = info["sizes"]
     if sizes[0] != 28 * 28 or sizes[-1] != len(spec["classes"]):
@@ -510,20 +570,23 @@ def use_saved_network(args):
     if args.predict:
         return predict_files(params, info["activation"], args.predict, spec["classes"],
                              args.show, whole=dataset != "mnist")
-    if dataset != args.dataset:
-        raise DataError(f"{args.load} was trained on {dataset}; add --dataset {dataset}")
-    data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
+    data = load_dataset(dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
     X_test, labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
     print(f"loaded {args.load}: sizes {sizes}, activation {info['activation']}")
     probs = nn.softmax(nn.outputs(params, X_test, info["activation"]))
     print_report(probs, labels, data["test_images"], spec["classes"], args.show)
     if args.report:
-        facts = [("model", args.load), ("dataset", dataset),
-                 ("network", f"{'-'.join(map(str, sizes))}, {info['activation']}"),
-                 ("test accuracy", f"{100 * nn.accuracy(labels, probs.argmax(axis=1)):.2f}%")]
-        facts += [(key, value) for key, value in info.items()
-                  if key not in ("sizes", "activation", "data_sha256", "dataset")]
-        write_report(args.report, f"{args.load} on {dataset}", facts, [], params, probs,
+        test_accuracy = nn.accuracy(labels, probs.argmax(axis=1))
+        history = json.loads(info.get("history", "[]"))
+        try:
+            facts = [("model", args.load)] + run_facts(
+                info, sizes, info["activation"], 60_000 - info["val_size"], len(labels),
+                history, info["stopped_early"], test_accuracy)
+        except KeyError:                       # a model saved before models kept all this
+            facts = [("model", args.load), ("dataset", dataset),
+                     ("network", f"{'-'.join(map(str, sizes))}, {info['activation']}"),
+                     ("test accuracy", f"{100 * test_accuracy:.2f}%")]
+        write_report(args.report, f"{args.load} on {dataset}", facts, history, params, probs,
                      labels, data["test_images"], spec["classes"])
         log(f"wrote the report to {args.report}")
     return 0
@@ -964,7 +1027,8 @@ def run_doctor(params, X, labels, args):
 def run_find_lr(params, X, labels, args):
     """--find-lr: the learning-rate range test as a text plot, and its suggestion."""
     found = nn.find_lr(params, X, labels, activation=args.activation, optimizer=args.optimizer,
-                       batch_size=args.batch_size, rng=np.random.default_rng(args.seed))
+                       momentum=args.momentum, batch_size=args.batch_size,
+                       rng=np.random.default_rng(args.seed))
     print(f"learning-rate range test ({args.optimizer}, batch {args.batch_size}, "
           f"{len(found['lrs'])} steps): smoothed training loss against the rate")
     print(text_plot(found["lrs"], found["losses"], found["suggestion"]))
@@ -996,6 +1060,84 @@ def text_plot(xs, ys, marker_x=None, width=60, height=12):
     lines.append(" " * 9 + "+" + "-" * width)
     lines.append(f"          lr {xs[0]:.0e}{'':>{width - 22}}{xs[-1]:.0e}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- comparing runs
+# Improving a network is changing one thing at a time and seeing what it did. So every
+# training run is recorded as one line of JSON in a runs file (record_run, in the
+# appendix), and --compare lays the recorded runs side by side, as TensorBoard's runs
+# or MLflow's tables do: only the settings that differ, so the change stands out.
+
+RUN_SETTINGS = ["dataset", "hidden", "activation", "optimizer", "epochs", "batch_size", "lr",
+                "schedule", "final_lr", "momentum", "dropout", "weight_decay", "augment",
+                "shift", "rotate", "scale", "shear", "alpha", "sigma", "val_size", "seed",
+                "keep_best", "patience"]
+COMPARED_CURVES = 10
+
+
+def compare_runs(args):
+    """--compare [RUN ...]: the recorded runs (all, or those numbered) as a table, best
+    validation accuracy first, with the settings that differ between them as columns;
+    with --report, a page of their validation curves (the last ten, or those named)."""
+    runs = read_runs(args.runs)
+    if not runs:
+        raise DataError(f"no runs recorded in {args.runs} yet: each 'python mnist.py' "
+                        f"training run adds one (see --runs)")
+    if args.compare:
+        missing = [number for number in args.compare if not 1 <= number <= len(runs)]
+        if missing:
+            raise DataError(f"--compare: no run {missing[0]} in {args.runs}; its runs are "
+                            f"numbered 1 to {len(runs)}")
+        runs = [runs[number - 1] for number in args.compare]
+    columns = differing_settings(runs)
+    rows = sorted(runs, key=lambda run: -(best_val_accuracy(run) or -1))
+    header = ["run", *columns, "best val", "test", "time", "the doctor's first finding"]
+    table = [[f"#{run['number']}", *(setting_text(run["settings"].get(key)) for key in columns),
+              percent(best_val_accuracy(run)), percent(run["test_accuracy"]),
+              f"{run['seconds']:.0f} s", run["findings"][0]["check"] if run["findings"] else "-"]
+             for run in rows]
+    widths = [max(len(str(row[i])) for row in [header] + table) for i in range(len(header))]
+    for row in [header] + table:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if not columns:
+        print(f"(the {plural(len(runs), 'run')} shown share every setting)")
+    if args.report:
+        shown = runs[-COMPARED_CURVES:] if not args.compare else runs
+        write_comparison(args.report, shown, columns)
+        log(f"wrote the comparison to {args.report}")
+    return 0
+
+
+def differing_settings(runs):
+    """The settings whose values are not the same in every run, in RUN_SETTINGS order."""
+    return [key for key in RUN_SETTINGS
+            if len({json.dumps(run["settings"].get(key)) for run in runs}) > 1]
+
+
+def best_val_accuracy(run):
+    """The highest validation accuracy of a run's epochs, or None without validation."""
+    accuracies = [record["val_accuracy"] for record in run["history"]
+                  if record.get("val_accuracy") is not None]
+    return max(accuracies) if accuracies else None
+
+
+def setting_text(value):
+    """A setting as a table cell: 640,640 for a list, 0.002 for a float."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "-" if value is None else str(value)
+
+
+def percent(fraction):
+    return "-" if fraction is None else f"{100 * fraction:.2f}%"
+
+
+def run_label(run, columns):
+    """What tells a run apart in a chart's legend: its number and differing settings."""
+    changed = ", ".join(f"{key} {setting_text(run['settings'].get(key))}" for key in columns)
+    return f"#{run['number']} {changed}".strip()
 
 
 def busy_machine_hint():
@@ -1051,8 +1193,8 @@ def parse_args(argv=None):
                "point --mirror at a folder holding them. Slow on a busy machine? Try "
                "OPENBLAS_NUM_THREADS=1 python mnist.py (see README, Speed).")
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", choices=sorted(DATASETS), default="mnist",
-                      help="which dataset (default: %(default)s)")
+    data.add_argument("--dataset", choices=sorted(DATASETS), default=None,
+                      help="which dataset (default: mnist; with --load, the model's)")
     data.add_argument("--data-dir", default=str(Path(__file__).resolve().parent / "data"),
                       help="cache folder; each dataset gets its own subfolder "
                            "(default: data/ next to this script)")
@@ -1094,6 +1236,12 @@ def parse_args(argv=None):
                             "(default: %(default)s)")
     model.add_argument("--weight-decay", type=number(float, minimum=0), default=0.0,
                        help="decoupled weight decay on the weights (default: %(default)s)")
+    model.add_argument("--keep-best", action="store_true",
+                       help="end with the network of the epoch with the lowest validation "
+                            "loss, not the last one (default: off)")
+    model.add_argument("--patience", type=number(int, minimum=1), default=None, metavar="N",
+                       help="stop after N epochs without a lower validation loss "
+                            "(default: train all --epochs)")
     model.add_argument("--seed", type=number(int, minimum=0), default=0,
                        help="seed for the weights, the batch order, dropout and augmentation "
                             "(default: %(default)s)")
@@ -1143,6 +1291,15 @@ def parse_args(argv=None):
                         help="write a page with pictures of what was learned: curves, "
                              "layer health, confusion matrix, first-layer weights, mistakes "
                              "(an .html file; default: none)")
+    output.add_argument("--runs", metavar="PATH", default=None,
+                        help="the file each training run is recorded in, one line of JSON "
+                             "per run; 'none' records nothing (default: runs.jsonl in "
+                             "--data-dir)")
+    output.add_argument("--compare", nargs="*", type=number(int, minimum=1), metavar="RUN",
+                        help="print the recorded runs (or those numbered) as a table, best "
+                             "validation accuracy first, with the settings that differ; "
+                             "with --report, a page of their validation curves (default: "
+                             "off)")
     output.add_argument("--predict", nargs="+", metavar="IMAGE",
                         help="with --load: read the number (one digit or several, left to "
                              "right) in each of your images (PNG, PGM or PPM), each digit "
@@ -1156,6 +1313,17 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.lr is None:
         args.lr = DEFAULT_LR[args.optimizer]
+    if args.dataset is None and not args.load:
+        args.dataset = "mnist"
+    if args.runs is None:
+        args.runs = str(Path(args.data_dir) / "runs.jsonl")
+    elif args.runs == "none":
+        args.runs = None
+    if args.compare is not None and not args.runs:
+        parser.error("--compare reads the runs file: give it with --runs PATH")
+    if (args.keep_best or args.patience) and args.val_size == 0:
+        parser.error("--keep-best and --patience choose epochs by the validation loss: "
+                     "they need --val-size above 0")
     return args
 
 
@@ -1245,19 +1413,108 @@ def check_writable(path):
     a typo in --save or --report does not cost the run."""
     path = Path(path)
     if path.is_dir():
-        raise DataError(f"--save/--report {path}: that is a folder; name a file in it, like "
-                        f"{path / 'model.npz'}")
+        raise DataError(f"--save/--report/--runs {path}: that is a folder; name a file in "
+                        f"it, like {path / 'model.npz'}")
     folder = path.parent
     if not folder.is_dir():
-        raise DataError(f"--save/--report {path}: the folder {folder} does not exist; "
-                        f"create it first")
+        raise DataError(f"--save/--report/--runs {path}: the folder {folder} does not "
+                        f"exist; create it first")
     try:
         descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".mnist-write-test-")
         os.close(descriptor)
         os.remove(probe)
     except OSError as error:
-        raise DataError(f"--save/--report {path}: cannot write in {folder} "
+        raise DataError(f"--save/--report/--runs {path}: cannot write in {folder} "
                         f"({describe(error)})") from error
+
+
+# ---------------------------------------------------------------- the runs file
+
+def record_run(path, args, argv, history, test_accuracy, seconds):
+    """Append one line of JSON to the runs file: when, the command, every setting, the
+    history without the layer details, the test accuracy, the doctor's findings and the
+    time. The line goes out in one write to a file opened for appending, then to disk:
+    a crash leaves the file as it was, or (at worst) a last line read_runs() skips."""
+    settings = {key: getattr(args, key) for key in RUN_SETTINGS}
+    record = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "command": shlex.join(["python", "mnist.py",
+                                     *(sys.argv[1:] if argv is None else argv)]),
+              "settings": settings,
+              "history": [{key: value for key, value in epoch.items()
+                           if key not in ("layers", "settings")} for epoch in history],
+              "test_accuracy": test_accuracy, "seconds": round(seconds, 1),
+              "findings": [{"check": found["check"], "seen": found["seen"]}
+                           for found in nn.diagnose(history)]}
+    line = (json.dumps(record) + "\n").encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, line)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    log(f"recorded the run in {path} (see --compare)")
+
+
+def read_runs(path):
+    """The runs in a runs file, numbered from 1 in the order they were recorded; a line
+    that is not a whole run (cut short by a crash, or edited) is skipped with a warning
+    that names its line number."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            lines = file.read(MAX_RUNS_FILE + 1)
+    except FileNotFoundError:
+        return []
+    if len(lines) > MAX_RUNS_FILE:
+        raise DataError(f"{path} is over {MAX_RUNS_FILE // 1_000_000} MB: start a new one "
+                        f"with --runs")
+    runs = []
+    for number, line in enumerate(lines.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            run = json.loads(line)
+            if not isinstance(run, dict) or not {"settings", "history", "test_accuracy",
+                                                  "seconds", "findings"} <= set(run):
+                raise ValueError("not a run")
+        except ValueError:
+            log(f"warning: {path} line {number} is not a recorded run; skipped")
+            continue
+        run["number"] = len(runs) + 1
+        runs.append(run)
+    return runs
+
+
+MAX_RUNS_FILE = 50_000_000
+
+
+def write_comparison(path, runs, columns):
+    """--compare --report: the runs' validation accuracy curves in one chart, each
+    labelled by the settings that tell it apart, and the table, in the report's style."""
+    curves = {run_label(run, columns): ([epoch["epoch"] for epoch in run["history"]],
+                                        [None if epoch.get("val_accuracy") is None
+                                         else 100 * epoch["val_accuracy"]
+                                         for epoch in run["history"]]) for run in runs}
+    losses = {run_label(run, columns): ([epoch["epoch"] for epoch in run["history"]],
+                                        [epoch.get("val_loss") for epoch in run["history"]])
+              for run in runs}
+    rows = "".join(f"<tr><td>#{run['number']}</td>" + "".join(
+        f"<td>{html.escape(setting_text(run['settings'].get(key)))}</td>" for key in columns)
+        + f"<td>{percent(best_val_accuracy(run))}</td><td>{percent(run['test_accuracy'])}</td>"
+        f"<td>{run['seconds']:.0f} s</td><td>{html.escape(run['findings'][0]['check'] if run['findings'] else '-')}</td>"
+        f"<td class='command'>{html.escape(run.get('command', ''))}</td></tr>"
+        for run in sorted(runs, key=lambda run: -(best_val_accuracy(run) or -1)))
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in
+                   ["run", *columns, "best val", "test", "time", "doctor", "command"])
+    body = [f"<h1>{plural(len(runs), 'run')} compared</h1>",
+            "<div class='row'>",
+            svg_chart(curves, "Validation accuracy per epoch", "epoch", "accuracy (%)",
+                      y_range=(100, 100), width=480, height=300),
+            svg_chart(losses, "Validation loss per epoch", "epoch", "loss", log_y=True,
+                      width=480, height=300),
+            "</div><p>Each run is labelled by the settings that differ between the runs "
+            "shown; the table has the rest.</p>",
+            f"<table class='runs'><tr>{head}</tr>{rows}</table>"]
+    write_page(path, "runs compared", body)
 
 
 # ---------------------------------------------------------------- fetching files
@@ -1703,7 +1960,8 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
                         "the network really is")
         body.append("<h2>Learning curves</h2><div class='row'>")
         body.append(svg_chart(losses, "Loss per epoch", "epoch", "cross-entropy", log_y=True))
-        body.append(svg_chart(accuracies, "Accuracy per epoch", "epoch", "accuracy (%)"))
+        body.append(svg_chart(accuracies, "Accuracy per epoch", "epoch", "accuracy (%)",
+                              y_range=(100, 100)))
         body.append(f"</div><p>{caption}.</p>")
         body.append("<h2>How each layer learned (the training doctor)</h2><div class='row'>")
         layers = range(len(history[0]["layers"]))
@@ -1713,7 +1971,8 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
         body.append(svg_chart({f"layer {i + 1}": (epochs, [100 * (r["layers"][i]["dead"] or 0)
                                                            for r in history])
                                for i in layers if history[0]["layers"][i]["dead"] is not None},
-                              "Dead units (never fired)", "epoch", "% of the layer"))
+                              "Dead units (never fired)", "epoch", "% of the layer",
+                              y_range=(0, 10)))
         body.append("</div><p>A healthy update ratio is about 1e-3 (CS231n); with a decaying "
                     "schedule it falls as the learning rate does.</p>")
         findings = nn.diagnose(history)
@@ -1747,6 +2006,11 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
                             for s in samples) + "</div><p>Each epoch the network sees every "
                     "training image moved (and turned or bent) a new way, so it cannot learn "
                     "pixel positions by heart: it has to learn the strokes.</p>")
+    write_page(path, title, body)
+
+
+def write_page(path, title, body):
+    """An HTML page of the body's parts, in the report's style, written atomically."""
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>"
             "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
@@ -1756,6 +2020,8 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
             ".facts th,.facts td{text-align:left}"
             "img.pixels{image-rendering:pixelated}"
             "figure{margin:0;font-size:12px;text-align:center}"
+            ".runs td,.runs th{border-bottom:1px solid #ddd}"
+            ".runs td.command{text-align:left;font-family:monospace;font-size:11px}"
             "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     write_atomically(Path(path), page.encode("utf-8"))
 
@@ -1769,10 +2035,15 @@ def png_uri(pixels, zoom=1):
     return "data:image/png;base64," + base64.b64encode(write_png(pixels)).decode("ascii")
 
 
-def svg_chart(series, title, x_label, y_label, log_y=False, width=460, height=260):
+def svg_chart(series, title, x_label, y_label, log_y=False, y_range=None, width=460,
+              height=260):
     """A line chart as an SVG string: series is {name: (xs, ys)}, drawn in distinct
-    colours with a legend, axes with round-numbered ticks, and the labels given."""
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    colours, axes with round-numbered ticks, the labels given, and the legend below the
+    plot, where it hides no curve. y_range = (low, high) fixes the axis (accuracy in %:
+    (low, 100)); a high that is a bound of its own, like (0, 10) for a share that is
+    mostly near 0, grows to fit larger values."""
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+               "#7f7f7f", "#bcbd22", "#17becf"]
     left, right, top, bottom = 60, 10, 28, 42
     points = [(x, y) for xs, ys in series.values() for x, y in zip(xs, ys)
               if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
@@ -1783,23 +2054,27 @@ def svg_chart(series, title, x_label, y_label, log_y=False, width=460, height=26
     y_low, y_high = min(value(p[1]) for p in points), max(value(p[1]) for p in points)
     if log_y:
         y_low, y_high = math.floor(y_low), math.ceil(y_high + 1e-9)
+    elif y_range is not None:
+        y_low, y_high = min(y_range[0], y_low), max(y_range[1], y_high)
     else:
         margin = (y_high - y_low) * 0.05 or 0.5
         y_low, y_high = y_low - margin, y_high + margin
     x_high = x_high if x_high > x_low else x_low + 1
+    plot_height = height - top - bottom
+    height += 15 * len(series)                                 # a legend row per series
 
     def px(x):
         return left + (x - x_low) / (x_high - x_low) * (width - left - right)
 
     def py(y):
-        return top + (y_high - value(y)) / (y_high - y_low) * (height - top - bottom)
+        return top + (y_high - value(y)) / (y_high - y_low) * plot_height
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
              f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13" '
              f'font-weight="bold">{html.escape(title)}</text>',
              f'<rect x="{left}" y="{top}" width="{width - left - right}" '
-             f'height="{height - top - bottom}" fill="none" stroke="#888"/>']
+             f'height="{plot_height}" fill="none" stroke="#888"/>']
     y_ticks = [10 ** k for k in range(int(y_low), int(y_high) + 1)] if log_y else \
         nice_ticks(y_low, y_high)
     for tick in y_ticks:
@@ -1807,13 +2082,14 @@ def svg_chart(series, title, x_label, y_label, log_y=False, width=460, height=26
                      f'y2="{py(tick):.1f}" stroke="#ddd"/><text x="{left - 6}" '
                      f'y="{py(tick) + 4:.1f}" text-anchor="end">{tick:.3g}</text>')
     x_ticks = [t for t in nice_ticks(x_low, x_high, 6) if t == int(t)]
+    axis = top + plot_height
     for tick in x_ticks:
-        parts.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{height - bottom}" '
-                     f'y2="{height - bottom + 4}" stroke="#888"/><text x="{px(tick):.1f}" '
-                     f'y="{height - bottom + 16}" text-anchor="middle">{tick:g}</text>')
-    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 6}" '
+        parts.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{axis}" '
+                     f'y2="{axis + 4}" stroke="#888"/><text x="{px(tick):.1f}" '
+                     f'y="{axis + 16}" text-anchor="middle">{tick:g}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{axis + 36}" '
                  f'text-anchor="middle">{html.escape(x_label)}</text>')
-    parts.append(f'<text transform="translate(14 {(top + height - bottom) / 2}) rotate(-90)" '
+    parts.append(f'<text transform="translate(14 {top + plot_height / 2}) rotate(-90)" '
                  f'text-anchor="middle">{html.escape(y_label)}</text>')
     for k, (name, (xs, ys)) in enumerate(series.items()):
         colour = colours[k % len(colours)]
@@ -1824,8 +2100,9 @@ def svg_chart(series, title, x_label, y_label, log_y=False, width=460, height=26
             parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}"/>'
                       for x, y in zip(xs, ys)
                       if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
-        parts.append(f'<rect x="{left + 10}" y="{top + 8 + 15 * k}" width="12" height="3" '
-                     f'fill="{colour}"/><text x="{left + 26}" y="{top + 13 + 15 * k}">'
+        legend = axis + bottom + 4 + 15 * k
+        parts.append(f'<rect x="{left}" y="{legend - 4}" width="12" height="3" '
+                     f'fill="{colour}"/><text x="{left + 16}" y="{legend}">'
                      f'{html.escape(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
@@ -1878,7 +2155,8 @@ def confusion_table(counts, classes):
             strength = share[t, p] if t == p else min(1.0, 20 * share[t, p])
             colour = (f"rgba(31,119,180,{strength:.2f})" if t == p
                       else f"rgba(214,39,40,{strength:.2f})")
-            cells.append(f'<td style="background:{colour}">{count}</td>')
+            ink = ";color:white" if strength > 0.55 else ""          # readable on deep blue
+            cells.append(f'<td style="background:{colour}{ink}">{count}</td>')
         name = str(t) if classes[t] == str(t) else f"{t} {classes[t]}"
         lines.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}"
                      f"<td>{100 * recall[t]:.1f}%</td></tr>")

@@ -408,7 +408,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
           momentum=None, nesterov=None, weight_decay=0.0, loss="cross_entropy",
           activation="relu", dropout=0.0, schedule="constant", final_lr=0.0,
           X_val=None, targets_val=None, rng=None, augment=None, on_epoch=None,
-          should_stop=None):
+          should_stop=None, keep_best=False, patience=None):
     """Train params in place by minibatch gradient descent; return the history.
 
     Each epoch visits the samples of X (N, D) in a new random order, batch_size at a time,
@@ -426,20 +426,31 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
         augment      augment(X_batch, rng) -> X_batch may change each training batch
         on_epoch     on_epoch(record) after every epoch, e.g. to print it
         should_stop  asked after every batch; True ends training there
+        keep_best    end with the parameters of the epoch with the lowest validation loss
+        patience     stop after this many epochs without a lower validation loss (early
+                     stopping; Keras' EarlyStopping with restore_best_weights is both)
     history: one record per complete epoch (see end_epoch: losses, accuracies, the
-    learning rate, the time, each layer's health). A loss that turns NaN, infinite or 100
-    times its start ends training with a FloatingPointError that says what to try.
+    learning rate, the time, each layer's health, and best_epoch, the epoch of the lowest
+    validation loss so far); the last record says why training ended ("stopped": "all
+    epochs", "patience", "asked") and, with keep_best, which epoch's parameters were kept
+    ("kept_epoch"). A loss that turns NaN, infinite or 100 times its start ends training
+    with a FloatingPointError that says what to try.
     """
     settings = check_training(params, optimizer, loss, activation, schedule, epochs,
                               batch_size, lr, final_lr, dropout, momentum, nesterov,
                               weight_decay, augment, on_epoch, should_stop)
     X, targets = check_dataset(params, X, targets, loss, "training")
     X_val, targets_val = check_validation(params, X_val, targets_val, loss)
+    check_early_stopping(keep_best, patience, X_val)
     rng = as_generator(rng)
     loss_fn, step_fn = LOSSES[loss], OPTIMIZERS[optimizer]
     batches = math.ceil(len(X) / batch_size)
     state, history = {}, []
-    watch = new_watch(params, loss, batches)           # the doctor's notes (appendix)
+    watch = new_watch(params, loss, batches, run_settings(   # the doctor's notes (appendix)
+        X, targets, loss, activation, optimizer, epochs, batch_size, lr, schedule, final_lr,
+        dropout, augment, keep_best, patience, **settings))
+    best = {"epoch": 0, "val_loss": math.inf, "params": None}
+    stopped = "all epochs"
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(X))
         for b, start in enumerate(range(0, len(X), batch_size)):
@@ -459,12 +470,28 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
             watch_after_step(watch, before, params, grads, cache, batch_loss, logits,
                              targets_batch)
             if should_stop is not None and should_stop():
-                return history
+                stopped = "asked"
+                break
+        if stopped == "asked":
+            break
         validation = evaluate(params, X_val, targets_val, loss, activation=activation) \
             if X_val is not None else (None, None)
-        history.append(end_epoch(watch, params, activation, epoch, lr_now, validation))
+        if validation[0] is not None and validation[0] < best["val_loss"]:
+            best = {"epoch": epoch, "val_loss": validation[0],
+                    "params": copy_params(params) if keep_best else None}
+        history.append(end_epoch(watch, params, activation, epoch, lr_now, validation,
+                                 best["epoch"]))
         if on_epoch is not None:
             on_epoch(history[-1])
+        if patience is not None and epoch - best["epoch"] >= patience:
+            stopped = "patience"
+            break
+    if history:
+        history[-1]["stopped"] = stopped
+    if keep_best and best["params"] is not None:
+        for key, P in params.items():
+            P[...] = best["params"][key]                 # in place: the caller's arrays
+        history[-1]["kept_epoch"] = best["epoch"]
     return history
 
 
@@ -664,10 +691,10 @@ SATURATED_Z = {"sigmoid": 4.6, "tanh": 2.65}
 DIVERGED_FACTOR = 100
 
 
-def new_watch(params, loss, batches_per_epoch):
+def new_watch(params, loss, batches_per_epoch, settings):
     """The notes train() keeps on a run, for the history and the doctor."""
     watch = {"loss": loss, "every": max(1, batches_per_epoch // WATCHED_BATCHES),
-             "reference": None, "initial_loss": None}
+             "reference": None, "initial_loss": None, "settings": settings}
     start_epoch(watch, params)
     return watch
 
@@ -718,6 +745,25 @@ def chance_loss(loss, n_outputs):
     return None
 
 
+def run_settings(X, targets, loss, activation, optimizer, epochs, batch_size, lr, schedule,
+                 final_lr, dropout, augment, keep_best, patience, momentum=None, beta1=None,
+                 nesterov=False, weight_decay=0.0):
+    """What the doctor must know of a run so as not to prescribe what is already on: the
+    settings train() was given (momentum is SGD's momentum or Adam's beta1), whether it
+    augmented, the number of samples, and for mse the targets' mean and std."""
+    settings = {"loss": loss, "activation": activation, "optimizer": optimizer,
+                "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
+                "final_lr": final_lr, "momentum": beta1 if momentum is None else momentum,
+                "nesterov": nesterov, "weight_decay": weight_decay, "dropout": dropout,
+                "augment": augment is not None, "keep_best": keep_best, "patience": patience,
+                "samples": len(X)}
+    if loss == "mse":
+        settings["target_mean"] = float(np.mean(targets))
+        settings["target_std"] = float(np.std(targets))
+        settings["target_variance"] = float(np.var(targets, axis=0).mean())  # mse of the mean
+    return settings
+
+
 def watch_before_step(watch, params, batch):
     """On a watched batch, a copy of the watched entries of each W{i} before the step
     (the change the optimizer makes is measured against it); None on the others."""
@@ -755,16 +801,17 @@ def watch_after_step(watch, before, params, grads, cache, batch_loss, logits, ta
             watch["saturated"][i - 1] += (np.abs(z) > SATURATED_Z[cache["activation"]]).sum(axis=0)
 
 
-def end_epoch(watch, params, activation, epoch, lr, validation):
+def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
     """The history's record of an epoch, from the watch's sums (which start again):
         epoch, loss and train_accuracy   averaged over the epoch's batches as they were
                                          trained (dropout on; accuracy None for mse)
         val_loss, val_accuracy           from validation = (loss, accuracy), or None
+        best_epoch                       the epoch of the lowest val_loss so far (or None)
         lr                               at the epoch's end
         seconds, samples_per_second      validation included
         layers                           each layer's health (see layer_report)
-    The first record also holds initial_loss (the first batch's, before any step) and
-    chance_loss."""
+    The first record also holds initial_loss (the first batch's, before any step),
+    chance_loss, and the run's settings (see run_settings)."""
     seconds = time.perf_counter() - watch["started"]
     record = {
         "epoch": epoch,
@@ -772,6 +819,7 @@ def end_epoch(watch, params, activation, epoch, lr, validation):
         "train_accuracy": None if watch["loss"] == "mse" else watch["correct"] / watch["samples"],
         "val_loss": validation[0],
         "val_accuracy": validation[1],
+        "best_epoch": best_epoch if validation[0] is not None else None,
         "lr": lr,
         "seconds": seconds,
         "samples_per_second": watch["samples"] / seconds,
@@ -780,6 +828,7 @@ def end_epoch(watch, params, activation, epoch, lr, validation):
     if epoch == 1:
         record["initial_loss"] = watch["initial_loss"]
         record["chance_loss"] = watch["chance_loss"]
+        record["settings"] = watch["settings"]
     start_epoch(watch, params)
     return record
 
@@ -830,29 +879,80 @@ DEAD_SHARE = 0.25
 SATURATED_SHARE = 0.25
 # Vanishing gradients: the first layer's gradients 100x smaller than the last layer's.
 VANISHING_RATIO = 1e-2
-# Memorising: training accuracy 5 points above validation, and the gap wider than in epoch 1.
+# Memorising: training accuracy 5 points above validation, the gap wider than in epoch 1,
+# and the training loss below a quarter of chance (the network does fit its training set).
+# For regression: the validation loss 10% above its lowest while the training loss fell.
 MEMORISING_GAP = 0.05
+RISEN = 1.1
+# Targets far from mean 0, std 1 make the first steps huge, or tiny (LeCun et al.,
+# "Efficient BackProp", 1998: the same holds for the outputs as for the inputs).
+TARGET_SCALE = 10
 
 
-def finding(check, seen, cause, advice):
-    """One finding of the doctor: what was seen, its likely cause, and what to try."""
-    return {"check": check, "seen": seen, "cause": cause, "try": advice}
+def finding(check, seen, cause, remedies):
+    """One finding of the doctor: what was seen, its likely cause, and remedies, the most
+    promising first. "try" says them all in nn.py's argument names; each remedy's "set"
+    holds the settings it changes ({"lr": 0.0002}) where it is a change of setting, so a
+    program with flags of its own (mnist.py) can say it its own way."""
+    return {"check": check, "seen": seen, "cause": cause, "remedies": remedies,
+            "try": "; ".join(remedy["say"] for remedy in remedies)}
+
+
+def change(**settings):
+    """A remedy that changes train()'s or init_params()' settings: lr=0.0002."""
+    return {"say": ", ".join(f"{key}={value!r}" for key, value in settings.items()),
+            "set": settings}
+
+
+def advice(text):
+    """A remedy that is no setting: more data, fewer layers."""
+    return {"say": text}
+
+
+def new_lr(run, factor, why=""):
+    """A remedy of a learning rate `factor` times the run's, rounded to one digit."""
+    if run.get("lr") is None:
+        return advice(f"a learning rate {max(factor, 1 / factor):.0f}x "
+                      f"{'higher' if factor > 1 else 'lower'}")
+    return change(lr=float(f"{run['lr'] * factor:.1g}"))
+
+
+def regularisers(run):
+    """Remedies for memorising that the run does not use yet, strongest first."""
+    if not run:                              # a history from before runs kept their settings
+        return [advice("dropout=0.3, weight_decay, more data (or augmentation), a smaller "
+                       "network, or fewer epochs")]
+    remedies = []
+    if not run["augment"]:
+        remedies.append({"say": "augment=a function that varies each batch (shifts, small "
+                                "turns, noise)", "set": {"augment": True}})
+    if run["dropout"] < 0.3:
+        remedies.append(change(dropout=0.3))
+    elif run["dropout"] < 0.5:
+        remedies.append(change(dropout=0.5))
+    if not run["keep_best"]:
+        remedies.append(change(keep_best=True))
+    remedies.append(advice("more data, or a smaller network"))
+    return remedies
 
 
 def diagnose(history):
     """What looks wrong in a run, from train()'s history: a list of findings, each a dict
-    with "check" (a short name), "seen" (the numbers), "cause" and "try", in plain
-    sentences. An empty list means nothing looks wrong."""
+    with "check" (a short name), "seen" (the numbers), "cause" (a plain sentence) and
+    "try" and "remedies" (see finding). Remedies fit the run: the doctor reads its settings
+    from the history and never prescribes what is already on. An empty list means nothing
+    looks wrong."""
     if not history:
         return []
     found = []
     first, last = history[0], history[-1]
+    run = first.get("settings", {})
     losses = [record["loss"] for record in history]
     if not all(math.isfinite(value) for value in losses):
         found.append(finding(
             "loss not finite", f"the loss reached {max(losses)}",
             "the steps are too large, so the weights grow until they overflow",
-            "a learning rate 10x lower, or one from find_lr(); inputs scaled to [0, 1]"))
+            [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")]))
         return found
 
     # Karpathy, "verify loss @ init"; CS231n, "look for correct loss at chance performance".
@@ -865,8 +965,18 @@ def diagnose(history):
             f"knows nothing yet should start near ln(C) = {chance:.3g}, within 3x",
             "the outputs start too large or too small: the last layer's weights are "
             "scaled wrongly, or the inputs are not scaled",
-            "init_params' own he/glorot scaling, unchanged; inputs scaled to [0, 1] or to "
-            "mean 0, std 1"))
+            [advice("init_params' own he/glorot scaling, unchanged"),
+             advice("inputs scaled to [0, 1] or to mean 0, std 1")]))
+
+    if run.get("loss") == "mse":
+        mean, std = run["target_mean"], run["target_std"]
+        if not (abs(mean) < TARGET_SCALE and 1 / TARGET_SCALE < std < TARGET_SCALE):
+            found.append(finding(
+                "target scale", f"the targets have mean {mean:.3g} and std {std:.3g}",
+                "the network's outputs start near 0 with a spread near 1, so it spends its "
+                "steps, and its first layers' scale, on reaching the targets' range",
+                [advice("targets scaled to mean 0, std 1 (t = (y - mean) / std; predict "
+                        "y = t * std + mean)")]))
 
     gradients = [layer["grad_rms"] for layer in first["layers"]]
     vanishing = len(gradients) >= 3 and gradients[0] < VANISHING_RATIO * gradients[-1]
@@ -877,7 +987,9 @@ def diagnose(history):
             f"layer's ({gradients[-1]:.1e})",
             "each sigmoid/tanh layer multiplies the gradient by its slope (at most 0.25 "
             "for sigmoid), so deep stacks of them starve the first layers",
-            "activation='relu' with init='he', or fewer layers"))
+            ([change(activation="relu", init="he")]
+             if run.get("activation") not in ("relu", "leaky_relu") else [])
+            + [advice("fewer layers")]))
 
     ratios = sorted(layer["update_ratio"] for layer in first["layers"])
     ratio = ratios[len(ratios) // 2]
@@ -886,8 +998,7 @@ def diagnose(history):
             "learning rate too high", f"each step changed the weights by {ratio:.1e} of "
             f"their size in epoch 1; about 1e-3 is healthy",
             "the learning rate is too high: steps overshoot and undo each other",
-            f"a learning rate about {ratio / UPDATE_RATIO_GOOD / 3:.0f}x lower (or "
-            f"find_lr())"))
+            [new_lr(run, 3 * UPDATE_RATIO_GOOD / ratio), advice("or measure one: find_lr()")]))
     elif ratio < UPDATE_RATIO_GOOD / UPDATE_RATIO_FACTOR and not vanishing:
         # (with vanishing gradients the layers' ratios differ by orders of magnitude, and
         # a higher learning rate would only blow up the last layers)
@@ -895,8 +1006,7 @@ def diagnose(history):
             "learning rate too low", f"each step changed the weights by only {ratio:.1e} of "
             f"their size in epoch 1; about 1e-3 is healthy",
             "the learning rate is too low: the network barely moves",
-            f"a learning rate about {UPDATE_RATIO_GOOD / ratio / 3:.0f}x higher (or "
-            f"find_lr())"))
+            [new_lr(run, UPDATE_RATIO_GOOD / ratio / 3), advice("or measure one: find_lr()")]))
 
     for layer in last["layers"]:
         if layer["dead"] is not None and layer["dead"] > DEAD_SHARE:
@@ -905,26 +1015,17 @@ def diagnose(history):
                 f"units never fired in the last epoch (on the batches watched)",
                 "a too-large step pushed their biases and weights where z < 0 for every "
                 "input; then their gradient is 0 and they never recover",
-                "a lower learning rate; activation='leaky_relu', whose units cannot die; "
-                "init='he'"))
+                [new_lr(run, 1 / 10), change(activation="leaky_relu")]))
         if layer["saturated"] is not None and layer["saturated"] > SATURATED_SHARE:
             found.append(finding(
                 "saturated units", f"{100 * layer['saturated']:.0f}% of layer "
                 f"{layer['layer']}'s units sat at a flat end of their activation on most "
                 f"samples", "large inputs to sigmoid/tanh, where the slope is almost 0: "
-                "those units stop learning", "activation='relu' with init='he', or "
-                "init='glorot' and inputs scaled to mean 0, std 1"))
+                "those units stop learning",
+                [change(activation="relu", init="he"),
+                 advice("inputs scaled to mean 0, std 1")]))
 
-    has_val = last["val_accuracy"] is not None
-    if has_val and len(history) >= 2:
-        gap = last["train_accuracy"] - last["val_accuracy"]
-        if gap > MEMORISING_GAP and gap > first["train_accuracy"] - first["val_accuracy"]:
-            found.append(finding(
-                "memorising", f"training accuracy {100 * last['train_accuracy']:.1f}% but "
-                f"validation {100 * last['val_accuracy']:.1f}%, and the gap is growing",
-                "the network learns the training samples by heart instead of what they "
-                "have in common", "dropout (e.g. 0.3), weight_decay, more data (or "
-                "augmentation), a smaller network, or fewer epochs"))
+    found += fitting_findings(history, run)
 
     # Flat loss: Karpathy, "overfit one batch" first; a run that cannot cut its own
     # training loss by a tenth is not learning at all.
@@ -933,18 +1034,73 @@ def diagnose(history):
         found.append(finding(
             "not learning", f"the training loss went from {start:.3g} to only {last['loss']:.3g}",
             "the learning rate is too low, or the network is too small for the task",
-            "a higher learning rate (find_lr()), more or wider layers, or run "
-            "sanity_check()"))
+            [advice("a higher learning rate (find_lr())"), advice("more or wider layers"),
+             advice("sanity_check()")]))
+    return found
 
-    if has_val and len(history) >= 4:
+
+def fitting_findings(history, run):
+    """How training and validation compare: memorising, dropout too strong, past its best,
+    worse than predicting the mean. From accuracies, or for regression from losses."""
+    first, last = history[0], history[-1]
+    if last.get("val_loss") is None or len(history) < 2:
+        return []
+    found = []
+    chance = first.get("chance_loss")
+    val_losses = [record["val_loss"] for record in history]
+    best = int(np.argmin(val_losses))                      # the epoch, counted from 0
+    if last["val_accuracy"] is not None:
         accuracies = [record["val_accuracy"] for record in history]
-        best = int(np.argmax(accuracies))
-        if best <= len(history) - 3 and accuracies[-1] < accuracies[best] - 0.005:
+        gap = last["train_accuracy"] - last["val_accuracy"]
+        fits = chance is None or last["loss"] < chance / 4
+        if gap > MEMORISING_GAP and gap > first["train_accuracy"] - first["val_accuracy"]:
+            if fits:
+                found.append(finding(
+                    "memorising", f"training accuracy {100 * last['train_accuracy']:.1f}% "
+                    f"but validation {100 * last['val_accuracy']:.1f}%, and the gap is "
+                    f"growing", "the network learns the training samples by heart instead "
+                    "of what they have in common", regularisers(run)))
+            elif run.get("dropout", 0) > 0:
+                found.append(finding(
+                    "dropout too strong", f"validation accuracy "
+                    f"{100 * last['val_accuracy']:.1f}% is below training's "
+                    f"{100 * last['train_accuracy']:.1f}% (measured with dropout on), "
+                    f"though the training loss {last['loss']:.3g} is still far from 0",
+                    "the network does not even fit its training data, and does worse with "
+                    "all its units on than with dropout: dropout in every layer of a deep, "
+                    "narrow network changes each layer's input too much between training "
+                    "and use", [change(dropout=0), change(dropout=run["dropout"] / 3)]))
+        peak = int(np.argmax(accuracies))
+        if len(history) >= 4 and peak <= len(history) - 3 \
+                and accuracies[-1] < accuracies[peak] - 0.005 and not run.get("keep_best"):
             found.append(finding(
-                "past its best", f"validation accuracy peaked at {100 * accuracies[best]:.2f}% "
-                f"in epoch {best + 1} and ended at {100 * accuracies[-1]:.2f}%",
+                "past its best", f"validation accuracy peaked at {100 * accuracies[peak]:.2f}% "
+                f"in epoch {peak + 1} and ended at {100 * accuracies[-1]:.2f}%",
                 "training went on after the network stopped generalising better",
-                f"about {best + 1} epochs, or keep the parameters of the best epoch"))
+                [change(keep_best=True), change(epochs=peak + 1)]))
+        return found
+
+    # Regression: the losses tell it all.
+    if val_losses[-1] > RISEN * val_losses[best] and last["loss"] < history[best]["loss"]:
+        found.append(finding(
+            "memorising", f"the validation loss was lowest in epoch {best + 1} "
+            f"({val_losses[best]:.3g}) and ended at {val_losses[-1]:.3g}, while the training "
+            f"loss fell from {history[best]['loss']:.3g} to {last['loss']:.3g}",
+            "the network learns the training samples by heart instead of what they have in "
+            "common", regularisers(run)))
+        if len(history) >= 4 and best <= len(history) - 3 and not run.get("keep_best"):
+            found.append(finding(
+                "past its best", f"the validation loss was lowest in epoch {best + 1}",
+                "training went on after the network stopped generalising better",
+                [change(keep_best=True), change(epochs=best + 1)]))
+    baseline = run.get("target_variance")
+    if baseline is not None and val_losses[-1] > baseline:
+        found.append(finding(
+            "worse than the mean", f"the validation loss {val_losses[-1]:.3g} is above "
+            f"{baseline:.3g}, the loss of always predicting the training targets' mean",
+            "the network has learned less than nothing that carries over to new samples",
+            [advice("see the other findings; if there are none, a lower learning rate and "
+                    "fewer epochs")]))
     return found
 
 
@@ -980,7 +1136,7 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
 
     def overfit(inputs):
         """Full-batch Adam on (inputs, targets_small): (steps taken, final loss, accuracy)."""
-        copy = {key: value.copy() for key, value in params.items()}
+        copy = copy_params(params)
         state = {}
         for taken in range(1, steps + 1):
             logits, cache = forward(copy, inputs, activation)
@@ -1008,9 +1164,12 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
 
 
 def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="sgd",
-            batch_size=128, start_lr=1e-6, end_lr=10.0, steps=100, rng=None):
+            momentum=None, batch_size=128, start_lr=1e-6, end_lr=10.0, steps=100, rng=None):
     """The learning-rate range test (Smith, 2017): a learning rate to start from.
 
+    Give it the optimizer and momentum that train() will use (momentum: default 0.9, as
+    train's): SGD with momentum 0.9 moves about 10x further per step than plain SGD at
+    the same rate, so a rate measured without it would be 10x too high for train().
     On a copy of params (the caller's are untouched), take `steps` training steps while
     the learning rate grows by the same factor each step from start_lr to end_lr, and
     record the loss; stop once the loss has blown up to 4x its lowest. The losses are
@@ -1025,11 +1184,14 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
     check_choice("optimizer", optimizer, list(OPTIMIZERS))
     check_params(params)
     check_whole("steps", steps, 2)
+    momentum = 0.9 if momentum is None else momentum
+    check_fraction("momentum", momentum)
+    settings = {"momentum": momentum} if optimizer == "sgd" else {"beta1": momentum}
     if not 0 < start_lr < end_lr:
         raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     X, targets = check_dataset(params, X, targets, loss, "range test")
     rng = as_generator(rng)
-    copy = {key: value.copy() for key, value in params.items()}
+    copy = copy_params(params)
     state = {}
     growth = (end_lr / start_lr) ** (1 / (steps - 1))
     lrs, smoothed, average = [], [], 0.0
@@ -1049,7 +1211,7 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
         smoothed.append(average / (1 - 0.98 ** (step + 1)))
         if smoothed[-1] > 4 * min(smoothed):
             break
-        OPTIMIZERS[optimizer](copy, backward(copy, cache, dlogits), state, lrs[-1])
+        OPTIMIZERS[optimizer](copy, backward(copy, cache, dlogits), state, lrs[-1], **settings)
     best = int(np.argmin(smoothed)) if smoothed else 0
     return {"lrs": lrs, "losses": smoothed,
             "suggestion": lrs[best] / 10 if lrs else start_lr}
@@ -1245,6 +1407,22 @@ def check_weight_decay(weight_decay, lr):
     if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
         raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
                          f"multiplies the weights by 1 - lr * weight_decay")
+
+
+def check_early_stopping(keep_best, patience, X_val):
+    """keep_best and patience judge epochs by their validation loss: they need X_val."""
+    if not isinstance(keep_best, bool):
+        raise TypeError(f"keep_best must be True or False, got {keep_best!r}")
+    if patience is not None:
+        check_whole("patience", patience, 1)
+    if (keep_best or patience is not None) and X_val is None:
+        raise ValueError("keep_best and patience choose epochs by their validation loss: "
+                         "pass X_val and targets_val too")
+
+
+def copy_params(params):
+    """A copy of params whose arrays can change without touching the originals."""
+    return {key: value.copy() for key, value in params.items()}
 
 
 def as_generator(rng):

@@ -628,8 +628,8 @@ def test_a_learning_rate_far_too_high_is_named():
     history = nn.train(params, X, labels, epochs=5, lr=0.1, optimizer="adam", batch_size=32)
     found = checks(history)
     assert "learning rate too high" in found and "dead units" in found
-    advice = nn.diagnose(history)[found.index("learning rate too high")]["try"]
-    assert "lower" in advice
+    remedy = nn.diagnose(history)[found.index("learning rate too high")]["remedies"][0]
+    assert remedy["set"]["lr"] < 0.1 / 10 and remedy["say"] == f"lr={remedy['set']['lr']!r}"
 
 
 def test_a_learning_rate_far_too_low_is_named():
@@ -695,11 +695,135 @@ def test_memorising_a_handful_of_samples_is_named():
 def test_validation_peaking_early_is_named():
     """Validation accuracy that peaked epochs ago means fewer epochs would have done."""
     history = [{"epoch": e, "loss": 1.0 / e, "train_accuracy": 0.9, "val_accuracy": v,
-                "layers": [{"layer": 1, "update_ratio": 1e-3, "grad_rms": 1.0, "dead": 0.0,
-                            "saturated": None}]}
+                "val_loss": 1 - v, "layers": [{"layer": 1, "update_ratio": 1e-3,
+                                               "grad_rms": 1.0, "dead": 0.0, "saturated": None}]}
                for e, v in enumerate([0.80, 0.90, 0.88, 0.86, 0.85, 0.85], start=1)]
     assert "past its best" in checks(history)
-    assert "about 2 epochs" in nn.diagnose(history)[checks(history).index("past its best")]["try"]
+    advice = nn.diagnose(history)[checks(history).index("past its best")]["try"]
+    assert advice == "keep_best=True; epochs=2"
+
+
+def remedies(history, check):
+    """The settings each remedy of a finding would change."""
+    found = nn.diagnose(history)
+    return [remedy.get("set") for remedy in found[checks(history).index(check)]["remedies"]]
+
+
+def test_the_advice_never_prescribes_what_is_already_on():
+    """A run that memorises with dropout 0.3 and augmentation on is told to go further
+    (dropout 0.5, keep the best epoch), never to turn on what it has."""
+    X, labels = blobs(n=520)
+    params = nn.init_params([20, 256, 256, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X[:10], labels[:10], epochs=60, lr=1e-3, optimizer="adam",
+                       batch_size=10, X_val=X[20:], targets_val=labels[20:], dropout=0.3,
+                       augment=lambda batch, rng: batch + 0.01 * rng.standard_normal(batch.shape))
+    assert remedies(history, "memorising") == [{"dropout": 0.5}, {"keep_best": True}, None]
+    params = nn.init_params([20, 256, 256, 3], rng=np.random.default_rng(0))
+    history = nn.train(params, X[:10], labels[:10], epochs=60, lr=1e-3, optimizer="adam",
+                       batch_size=10, X_val=X[20:], targets_val=labels[20:])
+    assert remedies(history, "memorising")[:3] == [{"augment": True}, {"dropout": 0.3},
+                                                   {"keep_best": True}]
+
+
+def test_the_learning_rate_advice_is_sized_from_the_run():
+    """Dead units after too large steps: a rate 10x lower than the run's, by number."""
+    X, labels = blobs()
+    params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
+    params["b1"][:40] = -50.0
+    history = nn.train(params, X, labels, epochs=2, lr=0.03)
+    assert remedies(history, "dead units") == [{"lr": 0.003}, {"activation": "leaky_relu"}]
+
+
+def noisy_line(n, seed, scale=1.0):
+    """Regression data: y = x0 + noise (std 0.5) from 10 features, times scale."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 10)).astype(np.float32)
+    return X, scale * (X[:, :1] + 0.5 * rng.standard_normal((n, 1))).astype(np.float32)
+
+
+def test_a_regression_that_memorises_is_read_from_its_losses():
+    """30 noisy samples and 128 x 128 units: the training loss falls to nothing while the
+    validation loss turns back up. Memorising and past its best, with no accuracy to read;
+    with 2,000 samples and a small network, nothing."""
+    X, targets = noisy_line(30, 0)
+    X_val, targets_val = noisy_line(300, 1)
+    params = nn.init_params([10, 128, 128, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets, epochs=100, batch_size=10, lr=3e-3,
+                       optimizer="adam", loss="mse", X_val=X_val, targets_val=targets_val, rng=1)
+    assert {"memorising", "past its best"} <= set(checks(history))
+    X, targets = noisy_line(2000, 0)
+    params = nn.init_params([10, 32, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets, epochs=20, batch_size=32, lr=3e-3,
+                       optimizer="adam", loss="mse", X_val=X_val, targets_val=targets_val, rng=1)
+    assert checks(history) == []
+
+
+def test_targets_far_from_unit_scale_are_named():
+    """Targets in the hundreds (like scikit-learn's diabetes) get the advice to scale them."""
+    X, targets = noisy_line(500, 0, scale=100)
+    params = nn.init_params([10, 32, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets + 150, epochs=2, lr=1e-3, optimizer="adam",
+                       loss="mse")
+    assert "target scale" in checks(history)
+    params = nn.init_params([10, 32, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets / 100, epochs=2, lr=1e-3, optimizer="adam",
+                       loss="mse")
+    assert "target scale" not in checks(history)
+
+
+def test_worse_than_predicting_the_mean_is_named():
+    """Targets that are pure noise: whatever the network learns from 30 of them makes
+    new ones worse than their mean would."""
+    X, _ = noisy_line(30, 0)
+    targets = np.random.default_rng(2).standard_normal((30, 1)).astype(np.float32)
+    X_val, _ = noisy_line(300, 1)
+    targets_val = np.random.default_rng(3).standard_normal((300, 1)).astype(np.float32)
+    params = nn.init_params([10, 128, 128, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets, epochs=50, batch_size=10, lr=3e-3,
+                       optimizer="adam", loss="mse", X_val=X_val, targets_val=targets_val, rng=1)
+    assert "worse than the mean" in checks(history)
+
+
+def test_keep_best_ends_with_the_best_epochs_parameters():
+    """The kept parameters are those of a run stopped by hand at the best epoch (constant
+    rate, same seed: the same steps), and the history says which epoch that was."""
+    X, targets = noisy_line(30, 0)
+    X_val, targets_val = noisy_line(300, 1)
+    settings = dict(batch_size=10, lr=3e-3, optimizer="adam", loss="mse", X_val=X_val,
+                    targets_val=targets_val, rng=1)
+    params = nn.init_params([10, 64, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets, epochs=40, keep_best=True, **settings)
+    losses = [record["val_loss"] for record in history]
+    kept = history[-1]["kept_epoch"]
+    assert kept == int(np.argmin(losses)) + 1 < 40 and history[-1]["best_epoch"] == kept
+    by_hand = nn.init_params([10, 64, 1], rng=np.random.default_rng(0))
+    nn.train(by_hand, X, targets, epochs=kept, **settings)
+    assert all(np.array_equal(params[key], by_hand[key]) for key in params)
+
+
+def test_patience_stops_that_many_epochs_after_the_best():
+    """patience=3: training ends 3 epochs after the lowest validation loss, and says so."""
+    X, targets = noisy_line(30, 0)
+    X_val, targets_val = noisy_line(300, 1)
+    params = nn.init_params([10, 64, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets, epochs=200, batch_size=10, lr=3e-3,
+                       optimizer="adam", loss="mse", X_val=X_val, targets_val=targets_val,
+                       rng=1, patience=3)
+    losses = [record["val_loss"] for record in history]
+    assert len(history) < 200 and history[-1]["stopped"] == "patience"
+    assert int(np.argmin(losses)) + 1 == len(history) - 3 == history[-1]["best_epoch"]
+    assert all(min(losses[:i]) > losses[i] or i >= len(history) - 3
+               for i in range(1, len(history)))
+
+
+def test_keep_best_and_patience_need_validation_data():
+    X, labels = blobs()
+    params = nn.init_params([20, 8, 3], rng=np.random.default_rng(0))
+    for setting in ({"keep_best": True}, {"patience": 2}):
+        with pytest.raises(ValueError, match="X_val"):
+            nn.train(params, X, labels, epochs=1, **setting)
+    with pytest.raises(ValueError, match="patience"):
+        nn.train(params, X, labels, epochs=1, X_val=X, targets_val=labels, patience=0)
 
 
 def test_sanity_check_passes_a_correct_network_and_leaves_it_untouched():
@@ -1580,7 +1704,10 @@ def test_load_needs_only_the_test_files(tmp_path, tiny_run, capsys):
                       "--load", str(model), "--report", str(tmp_path / "saved.html")]) == 0
     assert "test accuracy" in capsys.readouterr().out
     page = (tmp_path / "saved.html").read_text()
-    assert "No training history" in page and "Confusion matrix" in page
+    assert "Confusion matrix" in page
+    # the model carries its history: curves and facts as the trained run's page has them
+    assert "Learning curves" in page and "<th>epochs</th><td>1 of 1</td>" in page
+    assert "test_accuracy" not in page and "<th>training</th>" in page
     assert sorted(p.name for p in (tmp_path / "empty" / "mnist").iterdir()) == \
         ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
@@ -2236,7 +2363,7 @@ def test_the_doctors_table_names_only_the_last_layer_the_output_layer(capsys):
              "saturated": None}
     history = [{"epoch": 1, "layers": [dict(layer, layer=i) for i in (1, 2, 3)],
                 "loss": 1.0, "val_accuracy": None, "train_accuracy": 0.5}]
-    mnist.print_doctor(history, [4, 5, 5, 3])
+    mnist.print_doctor(history, [4, 5, 5, 3], mnist.parse_args([]))
     rows = capsys.readouterr().out.splitlines()[3:6]
     assert [row.endswith("(output layer)") for row in rows] == [False, False, True]
 
