@@ -2390,3 +2390,98 @@ def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.9, 1.9, 1.9))
     mnist.busy_machine_hint()
     assert len(logged) == 1
+
+
+# ---------------------------------------------------------------- recorded runs and --compare
+
+def test_every_run_is_recorded_and_compare_shows_only_what_differs(tmp_path, tiny_run):
+    """Three recorded runs: the table has a column for each setting that differs (lr and
+    dropout), none for those they share, the best validation accuracy first."""
+    for flags in (["--lr", "0.01"], ["--lr", "0.001"], ["--lr", "0.001", "--dropout", "0"]):
+        status, _, err = tiny_run(*flags)
+        assert status == 0 and "recorded the run in" in err
+    runs = mnist.read_runs(tmp_path / "data" / "runs.jsonl")
+    assert [run["settings"]["lr"] for run in runs] == [0.01, 0.001, 0.001]
+    assert runs[2]["command"].endswith("--lr 0.001 --dropout 0")
+    assert len(runs[0]["history"]) == 1 and "layers" not in runs[0]["history"][0]
+    status, out, _ = tiny_run("--compare")
+    header, *rows = out.splitlines()
+    assert status == 0 and header.split()[:5] == ["run", "lr", "dropout", "best", "val"]
+    assert "epochs" not in header and "hidden" not in header and len(rows) == 3
+    best = [float(row.split()[3].rstrip("%")) for row in rows]
+    assert best == sorted(best, reverse=True)
+    status, out, _ = tiny_run("--compare", 2, 3)
+    assert status == 0 and len(out.splitlines()) == 3 and "lr" not in out.splitlines()[0]
+
+
+def test_the_runs_file_survives_a_cut_line_and_garbage(tmp_path, tiny_run):
+    """A last line cut short by a crash, and a line of garbage, are skipped with a warning
+    naming their line numbers; the runs around them still count."""
+    assert tiny_run()[0] == 0
+    path = tmp_path / "data" / "runs.jsonl"
+    whole = path.read_text()
+    path.write_text(whole + "not json at all\n" + whole + whole[:len(whole) // 2])
+    status, out, err = tiny_run("--compare")
+    assert status == 0 and [line[:3] for line in out.splitlines()[1:3]] == ["#1 ", "#2 "]
+    assert "share every setting" in out
+    assert "line 2 is not a recorded run" in err and "line 4 is not a recorded run" in err
+
+
+def test_runs_none_records_nothing_and_compare_without_runs_says_how(tmp_path, tiny_run):
+    assert tiny_run("--runs", "none")[0] == 0
+    assert not (tmp_path / "data" / "runs.jsonl").exists()
+    status, _, err = tiny_run("--compare")
+    assert status == 1 and "no runs recorded" in err
+    assert tiny_run()[0] == 0
+    status, _, err = tiny_run("--compare", 2)
+    assert status == 1 and "no run 2" in err and "1 to 1" in err
+
+
+def test_compare_report_draws_each_runs_validation_curve(tmp_path, tiny_run, monkeypatch):
+    """The comparison page: one curve per run, labelled by what differs; without run
+    numbers, only the last COMPARED_CURVES runs."""
+    for dropout in ("0", "0.5"):
+        assert tiny_run("--epochs", 2, "--dropout", dropout)[0] == 0
+    page_path = tmp_path / "runs.html"
+    assert tiny_run("--compare", "--report", page_path)[0] == 0
+    page = page_path.read_text()
+    assert page.count("<polyline") == 4                 # accuracy and loss, two runs each
+    assert "#1 dropout 0<" in page and "#2 dropout 0.5<" in page
+    monkeypatch.setattr(mnist, "COMPARED_CURVES", 1)
+    assert tiny_run("--compare", "--report", page_path)[0] == 0
+    assert page_path.read_text().count("<polyline") == 2
+
+
+def test_keep_best_and_patience_flags_say_what_they_did(tiny_run):
+    status, out, _ = tiny_run("--epochs", 30, "--patience", 1, "--keep-best", "--lr", "0.05")
+    assert status == 0
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) < 30 and "stopped after epoch" in out and "kept the network of epoch" in out
+    with pytest.raises(SystemExit) as exit_status:
+        tiny_run("--keep-best", "--val-size", 0)
+    assert exit_status.value.code == 2
+
+
+def test_the_doctor_speaks_in_flags(tiny_run, capsys):
+    """Remedies of nn.diagnose come out as mnist.py's flags; the ones it has no flag for
+    in words; init never (mnist.py chooses it)."""
+    args = mnist.parse_args(["--augment", "none"])
+    assert mnist.as_flags(nn.change(lr=0.0003), args) == "--lr 0.0003"
+    assert mnist.as_flags(nn.change(keep_best=True), args) == "--keep-best"
+    assert mnist.as_flags({"say": "x", "set": {"augment": True}}, args) == "--augment shift"
+    assert mnist.as_flags(nn.change(activation="relu", init="he"), args) == "--activation relu"
+    assert mnist.as_flags(nn.advice("more data"), args) == "more data"
+
+
+def test_dropout_too_strong_for_a_deep_narrow_network_is_named():
+    """Dropout 0.5 in each of four 16-unit layers: the network fits nothing and does worse
+    with all units on than with dropout; the advice is less dropout, and it is right."""
+    X, labels = blobs(n=3000)
+    results = {}
+    for dropout in (0.5, 0.0):
+        params = nn.init_params([20, 16, 16, 16, 16, 3], rng=np.random.default_rng(0))
+        history = nn.train(params, X[:2000], labels[:2000], epochs=3, lr=0.01, batch_size=32,
+                           X_val=X[2000:], targets_val=labels[2000:], dropout=dropout, rng=1)
+        results[dropout] = history
+    assert remedies(results[0.5], "dropout too strong")[0] == {"dropout": 0}
+    assert checks(results[0.0]) == [] and results[0.0][-1]["val_accuracy"] > 0.95
