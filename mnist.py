@@ -1032,8 +1032,9 @@ def run_find_lr(params, X, labels, args):
     print(f"learning-rate range test ({args.optimizer}, batch {args.batch_size}, "
           f"{len(found['lrs'])} steps): smoothed training loss against the rate")
     print(text_plot(found["lrs"], found["losses"], found["suggestion"]))
-    print(f"suggested: --lr {found['suggestion']:.2g} (the | mark: a tenth of the rate where "
-          f"the loss was lowest; a starting point, not a promise)")
+    margin = nn.FIND_LR_MARGIN[args.optimizer]
+    print(f"suggested: --lr {found['suggestion']:.2g} (the | mark: 1/{margin} of the rate "
+          f"where the loss was lowest; a starting point, not a promise)")
     return 0
 
 

@@ -878,6 +878,42 @@ def test_find_lr_suggests_a_rate_that_trains_and_leaves_params_untouched():
     assert nn.accuracy(labels, nn.predict(params, X, "relu")) >= 0.9
 
 
+def test_find_lrs_own_rate_raises_no_alarm():
+    """One rule for the learning rate: training at find_lr's suggestion, with the optimizer
+    it was measured for, is never told the rate is too high; and it learns."""
+    for n, n_features in ((3000, 20), (300, 13)):      # the second, sized like wine's
+        X, labels = blobs(n=n, n_features=n_features)
+        train = n * 3 // 4
+        for optimizer in ("sgd", "adam"):
+            params = nn.init_params([n_features, 64, 64, 3], rng=np.random.default_rng(0))
+            lr = nn.find_lr(params, X[:train], labels[:train], activation="relu",
+                            optimizer=optimizer, batch_size=32, rng=1)["suggestion"]
+            history = nn.train(params, X[:train], labels[:train], epochs=5, lr=lr,
+                               batch_size=32, optimizer=optimizer, X_val=X[train:],
+                               targets_val=labels[train:], rng=1)
+            assert "learning rate too high" not in checks(history), (optimizer, lr)
+            assert history[-1]["val_accuracy"] > (0.95 if n == 3000 else 0.8)
+
+
+def test_find_lr_steps_with_the_momentum_train_will_use(monkeypatch):
+    """find_lr takes its steps as train() would: train's default momentum 0.9 for SGD,
+    beta1 for Adam, or the momentum given."""
+    X, labels = blobs()
+    params = nn.init_params([20, 16, 3], rng=np.random.default_rng(0))
+    seen = []
+    for name, step in list(nn.OPTIMIZERS.items()):
+        def spy(params, grads, state, lr, step=step, **settings):
+            seen.append(settings)
+            return step(params, grads, state, lr, **settings)
+        monkeypatch.setitem(nn.OPTIMIZERS, name, spy)
+    for optimizer, momentum in (("sgd", None), ("sgd", 0.5), ("adam", 0.8)):
+        seen.clear()
+        nn.find_lr(params, X, labels, activation="relu", optimizer=optimizer,
+                   momentum=momentum, steps=5, rng=1)
+        key = "momentum" if optimizer == "sgd" else "beta1"
+        assert seen and all(s == {key: momentum or 0.9} for s in seen)
+
+
 # ================================================================ plumbing
 # The second half checks what surrounds the network: bad input refused with a clear
 # message, saving and loading, and everything mnist.py does, on files the tests make
