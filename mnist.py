@@ -1211,8 +1211,8 @@ def parse_args(argv=None):
                       help="training images held out for validation, taken from the end "
                            "(default: %(default)s)")
     model = parser.add_argument_group("network and training")
-    model.add_argument("--hidden", type=hidden_sizes, default=[640, 640], metavar="SIZES",
-                       help="hidden layer sizes, comma separated (default: 640,640)")
+    model.add_argument("--hidden", type=hidden_sizes, default=[576, 576], metavar="SIZES",
+                       help="hidden layer sizes, comma separated (default: 576,576)")
     model.add_argument("--activation", choices=list(nn.ACTIVATIONS), default="relu",
                        help="hidden layer activation (default: %(default)s)")
     model.add_argument("--optimizer", choices=list(nn.OPTIMIZERS), default="adam",
