@@ -2507,6 +2507,7 @@ def test_the_doctor_speaks_in_flags(tiny_run, capsys):
     assert mnist.as_flags({"say": "x", "set": {"augment": True}}, args) == "--augment shift"
     assert mnist.as_flags(nn.change(activation="relu", init="he"), args) == "--activation relu"
     assert mnist.as_flags(nn.advice("more data"), args) == "more data"
+    assert mnist.as_flags(nn.advice("a higher rate (find_lr())"), args) == "a higher rate (--find-lr)"
 
 
 def test_dropout_too_strong_for_a_deep_narrow_network_is_named():
@@ -2521,3 +2522,28 @@ def test_dropout_too_strong_for_a_deep_narrow_network_is_named():
         results[dropout] = history
     assert remedies(results[0.5], "dropout too strong")[0] == {"dropout": 0}
     assert checks(results[0.0]) == [] and results[0.0][-1]["val_accuracy"] > 0.95
+
+
+def test_each_dataset_trains_with_its_own_defaults_unless_told_otherwise(capsys):
+    """Fashion-MNIST's defaults were chosen on its own validation split; a flag given wins,
+    and --help states both datasets' defaults."""
+    assert mnist.parse_args([]).augment == "shift"
+    fashion = mnist.parse_args(["--dataset", "fashion"])
+    assert (fashion.augment, fashion.dropout) == (mnist.DEFAULTS["fashion"]["augment"],
+                                                  mnist.DEFAULTS["fashion"]["dropout"])
+    assert mnist.parse_args(["--dataset", "fashion", "--augment", "shift"]).augment == "shift"
+    assert mnist.parse_args(["--dataset", "fashion", "--dropout", "0"]).dropout == 0
+    with pytest.raises(SystemExit):
+        mnist.parse_args(["--help"])
+    assert "for fashion)" in capsys.readouterr().out
+
+
+def test_load_takes_the_dataset_from_the_model_file(tmp_path, tiny_run):
+    """A saved model knows its dataset: --dataset is not needed, and a contradicting one
+    is refused with the way out."""
+    model = tmp_path / "model.npz"
+    assert tiny_run("--save", model)[0] == 0
+    status, out, _ = tiny_run("--load", model)
+    assert status == 0 and "test accuracy" in out
+    status, _, err = tiny_run("--load", model, "--dataset", "fashion")
+    assert status == 1 and "trained on mnist, not fashion" in err
