@@ -944,9 +944,9 @@ def regularisers(run):
 def diagnose(history):
     """What looks wrong in a run, from train()'s history: a list of findings, each a dict
     with "check" (a short name), "seen" (the numbers), "cause" (a plain sentence) and
-    "try" and "remedies" (see finding). Remedies fit the run: the doctor reads its settings
-    from the history and never prescribes what is already on. An empty list means nothing
-    looks wrong."""
+    "try" and "remedies" (see finding). Remedies fit the run: the doctor reads the run's
+    settings in the history and never prescribes what is already on. An empty list means
+    nothing looks wrong."""
     if not history:
         return []
     found = []
