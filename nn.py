@@ -915,7 +915,7 @@ def advice(text):
     return {"say": text}
 
 
-def new_lr(run, factor, why=""):
+def new_lr(run, factor):
     """A remedy of a learning rate `factor` times the run's, rounded to one digit."""
     if run.get("lr") is None:
         return advice(f"a learning rate {max(factor, 1 / factor):.0f}x "
