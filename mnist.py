@@ -1105,7 +1105,7 @@ def compare_runs(args):
         print(f"(the {plural(len(runs), 'run')} shown share every setting)")
     if args.report:
         shown = runs[-COMPARED_CURVES:] if not args.compare else runs
-        write_comparison(args.report, shown, columns)
+        write_comparison(args.report, shown, differing_settings(shown))
         log(f"wrote the comparison to {args.report}")
     return 0
 
