@@ -124,10 +124,18 @@ def main(argv=None):
 
     augment = make_augment(args, spec["flips"])
     should_stop = install_interrupt_handler()
-    history = nn.train(params, X_train, train_labels, X_val=X_val, targets_val=val_labels,
-                       rng=rng, augment=augment, should_stop=should_stop,
-                       on_epoch=lambda record: print_epoch(record, args.epochs),
-                       **training_settings(args))
+    epochs_done = []                           # for the runs file, should training fail
+    try:
+        history = nn.train(params, X_train, train_labels, X_val=X_val, targets_val=val_labels,
+                           rng=rng, augment=augment, should_stop=should_stop,
+                           on_epoch=lambda record: print_epoch(record, args.epochs,
+                                                               epochs_done),
+                           **training_settings(args))
+    except FloatingPointError as error:        # diverged: a run worth comparing too
+        if args.runs:
+            record_run(args.runs, args, argv, epochs_done, None,
+                       time.perf_counter() - started, failure=str(error))
+        raise
     stopped = should_stop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the network
     if stopped:
@@ -416,8 +424,11 @@ def make_augment(args, flips):
 
 # ---------------------------------------------------------------- what the terminal shows
 
-def print_epoch(record, epochs):
-    """One aligned line per epoch, comparable by eye across runs."""
+def print_epoch(record, epochs, done=None):
+    """One aligned line per epoch, comparable by eye across runs (and the record added
+    to the list done)."""
+    if done is not None:
+        done.append(record)
     val = record["val_accuracy"]
     val_text = f"val {100 * val:6.2f}%" if val is not None else "val     -  "
     print(f"epoch {record['epoch']:3d}/{epochs}  loss {record['loss']:.4f}  "
@@ -1448,11 +1459,12 @@ def check_writable(path):
 
 # ---------------------------------------------------------------- the runs file
 
-def record_run(path, args, argv, history, test_accuracy, seconds):
+def record_run(path, args, argv, history, test_accuracy, seconds, failure=None):
     """Append one line of JSON to the runs file: when, the command, every setting, the
     history without the layer details, the test accuracy, the doctor's findings and the
-    time. The line goes out in one write to a file opened for appending, then to disk:
-    a crash leaves the file as it was, or (at worst) a last line read_runs() skips."""
+    time; for a run that diverged, failure (its error) is the first finding. The line
+    goes out in one write to a file opened for appending, then to disk: a crash leaves
+    the file as it was, or (at worst) a last line read_runs() skips."""
     settings = {key: getattr(args, key) for key in RUN_SETTINGS}
     record = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
               "command": shlex.join(["python", "mnist.py",
@@ -1461,7 +1473,8 @@ def record_run(path, args, argv, history, test_accuracy, seconds):
               "history": [{key: value for key, value in epoch.items()
                            if key not in ("layers", "settings")} for epoch in history],
               "test_accuracy": test_accuracy, "seconds": round(seconds, 1),
-              "findings": [{"check": found["check"], "seen": found["seen"]}
+              "findings": ([{"check": "diverged", "seen": failure}] if failure else []) +
+                          [{"check": found["check"], "seen": found["seen"]}
                            for found in nn.diagnose(history)]}
     line = (json.dumps(record) + "\n").encode("utf-8")
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

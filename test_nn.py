@@ -2547,3 +2547,14 @@ def test_load_takes_the_dataset_from_the_model_file(tmp_path, tiny_run):
     assert status == 0 and "test accuracy" in out
     status, _, err = tiny_run("--load", model, "--dataset", "fashion")
     assert status == 1 and "trained on mnist, not fashion" in err
+
+
+def test_a_run_that_diverges_is_recorded_too(tmp_path, tiny_run):
+    """A learning rate that blows training up still leaves its line in the runs file, with
+    the epochs it finished and 'diverged' as its finding, and --compare shows it."""
+    status, _, err = tiny_run("--optimizer", "sgd", "--lr", "1e6", "--epochs", "3")
+    assert status == 1 and "diverged" in err
+    run, = mnist.read_runs(tmp_path / "data" / "runs.jsonl")
+    assert run["test_accuracy"] is None and run["findings"][0]["check"] == "diverged"
+    status, out, _ = tiny_run("--compare")
+    assert status == 0 and "diverged" in out.splitlines()[1]
