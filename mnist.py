@@ -26,6 +26,7 @@ import io
 import json
 import math
 import os
+import re
 import shlex
 import signal
 import socket
@@ -135,7 +136,7 @@ def main(argv=None):
         if args.runs:
             record_run(args.runs, args, argv, epochs_done, None,
                        time.perf_counter() - started, failure=str(error))
-        raise
+        raise FloatingPointError(in_flags(str(error))) from error
     stopped = should_stop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the network
     if stopped:
@@ -486,8 +487,7 @@ def as_flags(remedy, args):
     init has no flag: mnist.py already gives relu networks He's and the others Glorot's."""
     settings = {key: value for key, value in remedy.get("set", {}).items() if key != "init"}
     if not settings:                     # words, with nn.py's tools named as their flags
-        return remedy["say"].replace("find_lr()", "--find-lr").replace("sanity_check()",
-                                                                         "--doctor")
+        return in_flags(remedy["say"])
     flags = []
     for key, value in settings.items():
         if key == "augment":
@@ -498,6 +498,12 @@ def as_flags(remedy, args):
             flags.append(f"--{key.replace('_', '-')} {value:g}" if isinstance(value, float)
                          else f"--{key.replace('_', '-')} {value}")
     return " ".join(flags)
+
+
+def in_flags(text):
+    """nn.py's advice in this program's words: find_lr() is --find-lr, lr=0.5 is --lr 0.5."""
+    text = text.replace("find_lr()", "--find-lr").replace("sanity_check()", "--doctor")
+    return re.sub(r"\blr=", "--lr ", text)
 
 
 def print_report(probs, labels, images, classes, n_shown):
@@ -1112,8 +1118,8 @@ def compare_runs(args):
     widths = [max(len(str(row[i])) for row in [header] + table) for i in range(len(header))]
     for row in [header] + table:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
-    if not columns:
-        print(f"(the {plural(len(runs), 'run')} shown share every setting)")
+    if not columns and len(runs) > 1:
+        print(f"(the {len(runs)} runs shown share every setting)")
     if args.report:
         shown = runs[-COMPARED_CURVES:] if not args.compare else runs
         write_comparison(args.report, shown, differing_settings(shown))

@@ -2554,6 +2554,7 @@ def test_a_run_that_diverges_is_recorded_too(tmp_path, tiny_run):
     the epochs it finished and 'diverged' as its finding, and --compare shows it."""
     status, _, err = tiny_run("--optimizer", "sgd", "--lr", "1e6", "--epochs", "3")
     assert status == 1 and "diverged" in err
+    assert "(--lr 1000000.0 now)" in err and "--find-lr" in err     # said in mnist.py's flags
     run, = mnist.read_runs(tmp_path / "data" / "runs.jsonl")
     assert run["test_accuracy"] is None and run["findings"][0]["check"] == "diverged"
     status, out, _ = tiny_run("--compare")
