@@ -1109,7 +1109,7 @@ def compare_runs(args):
                             f"numbered 1 to {len(runs)}")
         runs = [runs[number - 1] for number in args.compare]
     columns = differing_settings(runs)
-    rows = sorted(runs, key=lambda run: -(best_val_accuracy(run) or -1))
+    rows = best_first(runs)
     header = ["run", *columns, "best val", "test", "time", "the doctor's first finding"]
     table = [[f"#{run['number']}", *(setting_text(run["settings"].get(key)) for key in columns),
               percent(best_val_accuracy(run)), percent(run["test_accuracy"]),
@@ -1131,6 +1131,11 @@ def differing_settings(runs):
     """The settings whose values are not the same in every run, in RUN_SETTINGS order."""
     return [key for key in RUN_SETTINGS
             if len({json.dumps(run["settings"].get(key)) for run in runs}) > 1]
+
+
+def best_first(runs):
+    """The runs by their best validation accuracy, highest first (runs without last)."""
+    return sorted(runs, key=lambda run: -(best_val_accuracy(run) or -1))
 
 
 def best_val_accuracy(run):
@@ -1539,7 +1544,7 @@ def write_comparison(path, runs, columns):
         + f"<td>{percent(best_val_accuracy(run))}</td><td>{percent(run['test_accuracy'])}</td>"
         f"<td>{run['seconds']:.0f} s</td><td>{html.escape(run['findings'][0]['check'] if run['findings'] else '-')}</td>"
         f"<td class='command'>{html.escape(run.get('command', ''))}</td></tr>"
-        for run in sorted(runs, key=lambda run: -(best_val_accuracy(run) or -1)))
+        for run in best_first(runs))
     head = "".join(f"<th>{html.escape(name)}</th>" for name in
                    ["run", *columns, "best val", "test", "time", "doctor", "command"])
     body = [f"<h1>{plural(len(runs), 'run')} compared</h1>",

@@ -447,7 +447,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
     batches = math.ceil(len(X) / batch_size)
     state, history = {}, []
     watch = new_watch(params, loss, batches, run_settings(   # the doctor's notes (appendix)
-        X, targets, loss, activation, optimizer, epochs, batch_size, lr, schedule, final_lr,
+        targets, loss, activation, optimizer, epochs, batch_size, lr, schedule, final_lr,
         dropout, augment, keep_best, patience, **settings))
     best = {"epoch": 0, "val_loss": math.inf, "params": None}
     stopped = "all epochs"
@@ -745,18 +745,17 @@ def chance_loss(loss, n_outputs):
     return None
 
 
-def run_settings(X, targets, loss, activation, optimizer, epochs, batch_size, lr, schedule,
+def run_settings(targets, loss, activation, optimizer, epochs, batch_size, lr, schedule,
                  final_lr, dropout, augment, keep_best, patience, momentum=None, beta1=None,
                  nesterov=False, weight_decay=0.0):
     """What the doctor must know of a run so as not to prescribe what is already on: the
     settings train() was given (momentum is SGD's momentum or Adam's beta1), whether it
-    augmented, the number of samples, and for mse the targets' mean and std."""
+    augmented, and for mse the targets' mean, std and variance."""
     settings = {"loss": loss, "activation": activation, "optimizer": optimizer,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
                 "final_lr": final_lr, "momentum": beta1 if momentum is None else momentum,
                 "nesterov": nesterov, "weight_decay": weight_decay, "dropout": dropout,
-                "augment": augment is not None, "keep_best": keep_best, "patience": patience,
-                "samples": len(X)}
+                "augment": augment is not None, "keep_best": keep_best, "patience": patience}
     if loss == "mse":
         settings["target_mean"] = float(np.mean(targets))
         settings["target_std"] = float(np.std(targets))
