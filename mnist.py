@@ -656,6 +656,14 @@ MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page,
 SURE = 0.9             # a group the network reads with this confidence is one digit...
 TOO_WIDE = 1.1         # ...unless it is this many times wider than tall
 DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
+SHAPE_PRICE = 10.0     # what an unlikely shape costs, in log-probability (see shape_cost)
+WIDEST = 2.5           # a digit is rarely this many standard deviations wider than its class
+SHORTEST = 0.75        # nor shorter than this share of the digits around it
+# log(width / height) of the ink of each class in MNIST's training set: mean and standard
+# deviation. A 1 is narrow and varies most; a 0, a 2 or a 5 is about as wide as tall.
+DIGIT_SHAPES = np.array([[-0.10, 0.19], [-0.91, 0.45], [-0.07, 0.21], [-0.23, 0.21],
+                         [-0.24, 0.21], [-0.07, 0.25], [-0.32, 0.21], [-0.26, 0.21],
+                         [-0.27, 0.22], [-0.39, 0.20]])
 
 
 def read_number(pixels, params, activation, name="image"):
@@ -697,8 +705,8 @@ def read_group(mask, ink, expected, params, activation):
     run of the group between two of them, up to twice a digit's width, is a candidate
     digit, and the network reads them all. The reading kept is the chain of candidates
     from the left edge to the right whose log-probabilities, each less DIGIT_PRICE for
-    another digit, add up to the most (dynamic programming, as in segmentation by
-    recognition).
+    another digit and what its shape costs (shape_cost), add up to the most (dynamic
+    programming, as in segmentation by recognition).
     """
     top, left, bottom, right = bounding_box(mask)
     width, height = right - left, bottom - top
@@ -724,10 +732,11 @@ def read_group(mask, ink, expected, params, activation):
     inputs = np.stack([centre_digit(np.where(part, ink[top:bottom, left:right], 0))
                        for part in parts])
     probs = nn.softmax(nn.outputs(params, inputs.reshape(len(parts), -1), activation))
+    cost = shape_cost(np.array(parts), probs.argmax(axis=1), height)
     whole = pieces.index((0, len(ends) - 1))
     if probs[whole].max() >= SURE and width < TOO_WIDE * height:
         return [(inputs[whole], probs[whole], mask)]
-    score = np.log(probs.max(axis=1)) - DIGIT_PRICE
+    score = np.log(probs.max(axis=1)) - DIGIT_PRICE - cost
     best = np.full(len(ends), -np.inf)
     best[0], came_from = 0.0, {}
     for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
@@ -744,6 +753,26 @@ def read_group(mask, ink, expected, params, activation):
         part[top:bottom, left:right] = parts[k]
         found.append((inputs[k], probs[k], part))
     return found
+
+
+def shape_cost(parts, digits, height):
+    """What the shape of each candidate digit costs, in log-probability, (K,): parts (K, h,
+    w) bool, the candidates' ink; digits (K,) what the network read; height the group's.
+
+    The network reads a pair of touching digits, squeezed into 20 x 20 pixels, as one
+    digit with confidence, and so it does a stroke cut off a digit. Their shapes give
+    them away: a pair is wider than nearly every MNIST digit of the class it was read as
+    (more than WIDEST standard deviations above its class's mean log(width / height)),
+    and a fragment is often shorter than the digits around it (under SHORTEST of the
+    group's height). Either costs SHAPE_PRICE times the square of how far beyond it is.
+    """
+    def extent(inked):                                 # (K, n) bool: first to last True
+        return inked.shape[1] - inked[:, ::-1].argmax(axis=1) - inked.argmax(axis=1)
+    heights, widths = extent(parts.any(axis=2)), extent(parts.any(axis=1))
+    mean, std = DIGIT_SHAPES[digits].T
+    wider = (np.log(widths / heights) - mean) / std - WIDEST
+    shorter = np.log(SHORTEST * height / heights)
+    return SHAPE_PRICE * (np.clip(wider, 0, None) ** 2 + np.clip(shorter, 0, None) ** 2)
 
 
 def cut_path(box, centre, reach):
@@ -928,11 +957,12 @@ def digit_groups(boxes, areas, shape, name="image"):
     Specks go first: pieces of under a tenth of a typical digit's ink that are also under
     0.4 of its height (the typical digit: the median of the pieces with a fifth of the
     largest one's ink or more); so do pieces along the image's edge taller than a digit
-    (the edge of a shadow, of the page). Pieces whose columns overlap by half the narrower
-    one's width (a quarter, for a bar twice as wide as tall), less than half a digit apart
-    vertically, are one digit (a 5's top stroke, a 7's crossbar, a broken line). A group
-    wholly above or below the line the pieces' median tops and bottoms mark is not part
-    of the number.
+    or under half as tall (the edge of a shadow or of the page, the dark tip of a shadow
+    in a corner). Pieces whose columns overlap by half the narrower one's width (a
+    quarter, for a bar twice as wide as tall), less than half a digit apart vertically,
+    are one digit (a 5's top stroke, a 7's crossbar, a broken line). A group whose middle
+    lies above or below the line the pieces' median tops and bottoms mark is not part of
+    the number.
     """
     heights, widths = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     big = areas >= 0.2 * areas.max() if len(areas) else np.zeros(0, dtype=bool)
@@ -940,7 +970,7 @@ def digit_groups(boxes, areas, shape, name="image"):
     kept = (areas >= 0.1 * area) | (np.maximum(heights, widths) >= 0.4 * height)
     on_edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[0]) | \
         (boxes[:, 3] == shape[1])
-    kept &= ~(on_edge & (heights > 1.25 * height))
+    kept &= ~(on_edge & ((heights > 1.25 * height) | (np.maximum(heights, widths) < 0.5 * height)))
     boxes, pieces = boxes[kept], np.flatnonzero(kept) + 1
     top, left, bottom, right = boxes.T
     overlap = np.minimum(right[:, None], right) - np.maximum(left[:, None], left)
@@ -960,7 +990,8 @@ def digit_groups(boxes, areas, shape, name="image"):
                       for m in members]).reshape(-1, 4)
     members = [pieces[m] for m in members]
     line_top, line_bottom = np.median(boxes[:, 0]), np.median(boxes[:, 2])   # the number's
-    in_line = (spans[:, 2] > line_top) & (spans[:, 0] < line_bottom)        # line of text
+    middle = (spans[:, 0] + spans[:, 2]) / 2
+    in_line = (middle > line_top) & (middle < line_bottom)                  # line of text
     members, spans = [m for m, keep in zip(members, in_line) if keep], spans[in_line]
     if len(members) > MAX_DIGITS:
         raise DataError(f"{name}: {len(members)} separate marks of about digit size: more than "

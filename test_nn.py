@@ -2192,6 +2192,50 @@ def test_a_cut_between_touching_digits_goes_around_their_strokes():
     assert crossed < straight and (np.abs(np.diff(path)) <= 1).all()
 
 
+def test_a_shape_no_digit_has_costs_its_reading():
+    """shape_cost: nothing for a candidate shaped as a 0 often is and as tall as its
+    group; more and more for one two or three times wider than tall read as a 0 (a pair
+    or more, squeezed into one); something for a stroke half as tall as its group."""
+    parts = np.zeros((4, 60, 180), dtype=bool)
+    parts[0, :, :40] = True                                      # 60 tall, 40 wide
+    parts[1, :, :180] = True                                     # three times wider
+    parts[2, :, :120] = True                                     # twice
+    parts[3, 15:45, :20] = True                                  # half as tall
+    cost = mnist.shape_cost(parts, np.array([0, 0, 0, 1]), 60)
+    assert cost[0] == 0 and cost[1] > cost[2] > 1 and cost[3] > 1
+
+
+def test_a_group_far_wider_than_any_digit_is_not_read_as_one():
+    """A network that reads anything as a 0, and is sure of it, cannot tell one ring from
+    four touching in a row; their shapes can: one ring is one digit, and four, three times
+    wider than tall, are not one."""
+    params = {"W1": np.zeros((784, 10), np.float32), "b1": np.zeros(10, np.float32)}
+    params["b1"][0] = 12
+    ring = np.kron(glyph(0, np.random.default_rng(3)), np.ones((3, 3), np.uint8))
+    columns = np.flatnonzero(ring.max(axis=0))
+    ring = ring[:, columns[0]:columns[-1] + 1]
+    step = ring.shape[1] - 4                                     # each overlaps the last
+    for count, read in ((1, "0"), (4, "00")):
+        page = np.zeros((ring.shape[0] + 40, count * step + 44), np.uint8)
+        for k in range(count):
+            area = page[20:20 + ring.shape[0], 20 + k * step:20 + k * step + ring.shape[1]]
+            np.maximum(area, ring, out=area)
+        assert mnist.read_number(255 - page, params, "relu")["text"] == read
+
+
+def test_a_shadows_tip_in_a_corner_and_a_mark_below_the_line_are_not_digits():
+    """Two digits; the dark tip of a shadow in the image's corner (too small to be a digit
+    cut by the edge); a mark reaching into the line from below, its middle under it."""
+    page = np.full((100, 200), 255, dtype=np.uint8)
+    for top, left, bottom, right in ((30, 40, 70, 60), (30, 80, 70, 105), (62, 130, 90, 150)):
+        page[top:bottom, left:right] = 0                         # two digits (rings), and
+        page[top + 4:bottom - 4, left + 4:right - 4] = 255       # the mark below them
+    rows, cols = np.mgrid[85:100, 185:200]
+    page[85:100, 185:200][rows + cols > 284] = 0                 # the tip, in the corner
+    groups = mnist.digit_groups(*boxes_of(page))
+    assert [span.tolist() for _, span in groups] == [[30, 40, 70, 60], [30, 80, 70, 105]]
+
+
 @pytest.mark.parametrize("kind, at_least", [("apart", 9), ("photo", 9), ("touching", 6)])
 def test_numbers_are_read_left_to_right(glyph_network, kind, at_least):
     """Numbers of 0s, 1s and 7s, apart on white paper, on unevenly lit grey paper with a
