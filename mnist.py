@@ -962,7 +962,9 @@ def digit_groups(boxes, areas, shape, name="image"):
     quarter, for a bar twice as wide as tall), less than half a digit apart vertically,
     are one digit (a 5's top stroke, a 7's crossbar, a broken line). A group whose middle
     lies above or below the line the pieces' median tops and bottoms mark is not part of
-    the number.
+    the number. A group under half a digit's height is no digit either: it joins the
+    nearest digit if it lies within a quarter of a digit's height of it (a 5's top stroke
+    drawn beyond its body), or is dropped (a blot).
     """
     heights, widths = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     big = areas >= 0.2 * areas.max() if len(areas) else np.zeros(0, dtype=bool)
@@ -993,6 +995,17 @@ def digit_groups(boxes, areas, shape, name="image"):
     middle = (spans[:, 0] + spans[:, 2]) / 2
     in_line = (middle > line_top) & (middle < line_bottom)                  # line of text
     members, spans = [m for m, keep in zip(members, in_line) if keep], spans[in_line]
+    short = spans[:, 2] - spans[:, 0] < 0.5 * height
+    if short.any() and not short.all():
+        tall = np.flatnonzero(~short)
+        for i in np.flatnonzero(short):
+            gaps = np.maximum(spans[tall, 1] - spans[i, 3], spans[i, 1] - spans[tall, 3])
+            j = tall[gaps.argmin()]
+            if gaps.min() < 0.25 * height:
+                members[j] = np.concatenate([members[j], members[i]])
+                spans[j] = [min(spans[i, 0], spans[j, 0]), min(spans[i, 1], spans[j, 1]),
+                            max(spans[i, 2], spans[j, 2]), max(spans[i, 3], spans[j, 3])]
+        members, spans = [members[i] for i in tall], spans[tall]
     if len(members) > MAX_DIGITS:
         raise DataError(f"{name}: {len(members)} separate marks of about digit size: more than "
                         f"a number of {MAX_DIGITS} digits; expected digits written on plain "

@@ -2236,6 +2236,20 @@ def test_a_shadows_tip_in_a_corner_and_a_mark_below_the_line_are_not_digits():
     assert [span.tolist() for _, span in groups] == [[30, 40, 70, 60], [30, 80, 70, 105]]
 
 
+def test_a_blot_between_digits_is_dropped_and_a_bar_beside_one_joins_it():
+    """Marks under half a digit's height are no digit of their own: a blot far from both
+    digits is dropped; a 5's top bar drawn just beyond its body joins that digit."""
+    page = np.full((100, 200), 255, dtype=np.uint8)
+    for top, left, bottom, right in ((30, 40, 70, 60), (30, 100, 70, 120)):
+        page[top:bottom, left:right] = 0                         # two digits (rings)
+        page[top + 4:bottom - 4, left + 4:right - 4] = 255
+    page[45:55, 75:85] = 0                                       # a blot between them
+    page[30:34, 123:137] = 0                                     # a bar beyond the second
+    groups = mnist.digit_groups(*boxes_of(page))
+    assert [span.tolist() for _, span in groups] == [[30, 40, 70, 60], [30, 100, 70, 137]]
+    assert [len(pieces) for pieces, _ in groups] == [1, 2]
+
+
 @pytest.mark.parametrize("kind, at_least", [("apart", 9), ("photo", 9), ("touching", 6)])
 def test_numbers_are_read_left_to_right(glyph_network, kind, at_least):
     """Numbers of 0s, 1s and 7s, apart on white paper, on unevenly lit grey paper with a
