@@ -17,6 +17,7 @@ set is used once, at the end.
 """
 import argparse
 import base64
+import difflib
 import gzip
 import hashlib
 import html
@@ -34,6 +35,7 @@ import stat
 import struct
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.parse
@@ -93,8 +95,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.compare is not None:
         return compare_runs(args)              # the table of recorded runs, and no training
-    if (args.predict or args.serve) and not args.load:
-        flag = "--predict IMAGE" if args.predict else "--serve"
+    if (args.predict or args.serve or args.number_test) and not args.load:
+        flag = "--predict IMAGE" if args.predict else "--serve" if args.serve else "--number-test N"
         raise DataError(f"{flag.split()[0]} needs a saved network to ask: train and save one "
                         f"with 'python mnist.py --save model.npz', then 'python mnist.py "
                         f"--load model.npz {flag}'")
@@ -568,7 +570,8 @@ def plural(count, word):
 # drawing must go through the same steps, or the network sees something it never learned.
 
 def use_saved_network(args):
-    """--load: answer --predict, or report on the test set (only its files are needed)."""
+    """--load: answer --predict, --serve or --number-test, or report on the test set (only
+    its files are needed)."""
     params, info = nn.load(args.load)
     dataset = info.get("dataset", args.dataset or "mnist")
     if dataset not in DATASETS:
@@ -588,7 +591,12 @@ def use_saved_network(args):
     if args.predict:
         return predict_files(params, info["activation"], args.predict, spec["classes"],
                              args.show, whole=dataset != "mnist")
+    if args.number_test and dataset != "mnist":
+        raise DataError(f"--number-test reads digits; {args.load} was trained on {dataset}")
     data = load_dataset(dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
+    if args.number_test:
+        return number_test(params, info["activation"], data["test_images"],
+                           data["test_labels"], args.number_test, args.seed)
     X_test, labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
     print(f"loaded {args.load}: sizes {sizes}, activation {info['activation']}")
     probs = nn.softmax(nn.outputs(params, X_test, info["activation"]))
@@ -1006,6 +1014,9 @@ def digit_groups(boxes, areas, shape, name="image"):
                 spans[j] = [min(spans[i, 0], spans[j, 0]), min(spans[i, 1], spans[j, 1]),
                             max(spans[i, 2], spans[j, 2]), max(spans[i, 3], spans[j, 3])]
         members, spans = [members[i] for i in tall], spans[tall]
+    if not members:
+        raise DataError(f"{name}: no digits in a line found, only marks scattered above and "
+                        f"below each other; expected a number written in one line")
     if len(members) > MAX_DIGITS:
         raise DataError(f"{name}: {len(members)} separate marks of about digit size: more than "
                         f"a number of {MAX_DIGITS} digits; expected digits written on plain "
@@ -1068,6 +1079,109 @@ def area_resize(image, height, width):
         overlap = np.clip(high - low, 0, None)
         return overlap / overlap.sum(axis=1, keepdims=True)
     return weights(height, image.shape[0]) @ image @ weights(width, image.shape[1]).T
+
+
+NUMBER_KINDS = {"apart": "apart, on white paper", "photo": "photographed, grey paper",
+                "touching": "close or touching"}
+
+
+def number_test(params, activation, images, labels, per_kind, seed):
+    """--number-test: how well the network reads whole numbers. per_kind numbers of each
+    kind (see write_number), each of 2 to 8 digits drawn from images (uint8 (N, 28, 28),
+    MNIST's test digits: writers the network never saw) with their labels (N,), read by
+    read_number. Prints how many were read exactly, the share of digits read right and
+    in order, the time a number took, and the numbers misread. Returns the exit code."""
+    rng = np.random.default_rng(seed)
+    print(f"{per_kind} numbers of each kind, made from MNIST's test digits (seed {seed}):")
+    exact, digits, right, seconds, misread = 0, 0, 0, [], []
+    for kind, title in NUMBER_KINDS.items():
+        read = 0
+        for _ in range(per_kind):
+            chosen = rng.choice(len(images), int(rng.integers(2, 9)), replace=False)
+            truth = "".join(str(label) for label in labels[chosen])
+            picture = write_number(images[chosen], kind, rng)
+            started = time.perf_counter()
+            try:
+                said = read_number(picture, params, activation)["text"]
+            except DataError:
+                said = "nothing"
+            seconds.append(time.perf_counter() - started)
+            read += said == truth
+            blocks = difflib.SequenceMatcher(None, truth, said).get_matching_blocks()
+            right += sum(block.size for block in blocks)
+            digits += len(truth)
+            if said != truth:
+                misread.append(f"{truth} as {said}")
+        exact += read
+        print(f"  {title:<26} {read:>4} of {per_kind:<4} read exactly ({100 * read / per_kind:.1f}%)")
+    count = len(seconds)
+    print(f"  {'all':<26} {exact:>4} of {count:<4} read exactly ({100 * exact / count:.1f}%)\n"
+          f"digits read right and in order: {100 * right / digits:.1f}%; the median number "
+          f"took {1000 * np.median(seconds):.0f} ms to read")
+    if misread:
+        print(textwrap.fill("misread (written as read): " + ", ".join(misread), width=90,
+                            subsequent_indent="  "))
+    return 0
+
+
+def write_number(digits, kind, rng, height=None):
+    """A photo-like image of the digits written left to right, as a user would make it.
+
+    digits: 28 x 28 images, light ink on black (uint8, as MNIST's). Each is cropped to its
+    ink and scaled to about `height` pixels tall (drawn from 40 to 119 when None), with
+    the size and the baseline wandering a little from digit to digit. kind:
+        "apart"     dark ink on white paper, gaps between the digits: grey (H, W) uint8
+        "photo"     grey paper lit unevenly (a light gradient and a shadow), sensor
+                    noise, a colour cast: RGB (H, W, 3) uint8
+        "touching"  on white paper, each digit close to the last or touching it (their
+                    boxes from height/16 apart to height/24 overlapping)
+    """
+    height = int(rng.integers(40, 120)) if height is None else height
+    placed = []
+    for digit in digits:
+        digit = np.asarray(digit, dtype=np.float64) / 255
+        rows, cols = np.flatnonzero(digit.max(axis=1) > 0.1), np.flatnonzero(digit.max(axis=0) > 0.1)
+        digit = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        size = height * rng.uniform(0.9, 1.1)
+        placed.append(np.clip(bilinear(digit, int(size), max(2, int(size * digit.shape[1] /
+                                                                     digit.shape[0]))), 0, 1))
+    margin = height // 2
+    canvas = np.zeros((2 * margin + int(1.3 * height), 2 * margin + sum(p.shape[1] for p in placed)
+                       + len(placed) * height // 2))
+    x = margin
+    for k, digit in enumerate(placed):
+        if kind == "touching" and k:
+            x -= int(rng.integers(-height // 16, height // 24 + 1))  # close, or touching
+        y = margin + int(rng.integers(0, max(1, int(1.3 * height) - digit.shape[0])))
+        area = canvas[y:y + digit.shape[0], x:x + digit.shape[1]]
+        np.maximum(area, digit, out=area)
+        x += digit.shape[1] + (0 if kind == "touching" else int(rng.integers(height // 8,
+                                                                             height // 3)))
+    canvas = canvas[:, :x + margin]
+    if kind != "photo":
+        return np.round(255 * (1 - 0.9 * canvas)).astype(np.uint8)
+    h, w = canvas.shape
+    paper = rng.uniform(0.5, 0.75) + 0.25 * np.linspace(-1, 1, w)[None, :] * rng.choice([-1, 1])
+    paper = paper + 0.1 * np.linspace(-1, 1, h)[:, None]
+    shadow = np.arange(h)[:, None] * rng.uniform(-1, 1) + np.arange(w)[None, :] > \
+        rng.uniform(0.5, 0.9) * w                                  # a straight-edged shadow
+    paper = np.clip(paper - 0.2 * shadow, 0.15, 1)
+    grey = paper * (1 - 0.75 * canvas) + rng.normal(0, 0.03, canvas.shape)
+    rgb = grey[:, :, None] * np.array([1.0, 0.96, 0.88])
+    return np.clip(np.round(255 * rgb), 0, 255).astype(np.uint8)
+
+
+def bilinear(image, height, width):
+    """Bilinear resampling of a float image (h, w) to (height, width)."""
+    rows = np.linspace(0, image.shape[0] - 1, height)
+    cols = np.linspace(0, image.shape[1] - 1, width)
+    top, left = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    bottom = np.minimum(top + 1, image.shape[0] - 1)
+    right = np.minimum(left + 1, image.shape[1] - 1)
+    dy, dx = (rows - top)[:, None], (cols - left)[None, :]
+    upper = image[top][:, left] * (1 - dx) + image[top][:, right] * dx
+    lower = image[bottom][:, left] * (1 - dx) + image[bottom][:, right] * dx
+    return upper * (1 - dy) + lower * dy
 
 
 # ---------------------------------------------------------------- the doctor and the learning rate
@@ -1374,6 +1488,11 @@ def parse_args(argv=None):
     output.add_argument("--serve", action="store_true",
                         help="with --load: serve a page on this computer where you write "
                              "digits or open a photo and watch the network read them "
+                             "(default: off)")
+    output.add_argument("--number-test", type=number(int, minimum=1), metavar="N",
+                        help="with --load: make N numbers of each kind (digits apart, "
+                             "photographed on grey paper, close or touching) from MNIST's "
+                             "test digits, read them, and say how many were read exactly "
                              "(default: off)")
     output.add_argument("--port", type=number(int, minimum=0, maximum=65535), default=8000,
                         help="the port --serve listens on, at 127.0.0.1 (default: %(default)s)")

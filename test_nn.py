@@ -1996,66 +1996,6 @@ def test_a_blank_image_gets_a_message_not_a_crash():
 
 # ---------------------------------------------------------------- mnist.py: reading a number
 
-def resized(image, height, width):
-    """Bilinear resampling of a float image (h, w) to (height, width)."""
-    rows = np.linspace(0, image.shape[0] - 1, height)
-    cols = np.linspace(0, image.shape[1] - 1, width)
-    top, left = np.floor(rows).astype(int), np.floor(cols).astype(int)
-    bottom = np.minimum(top + 1, image.shape[0] - 1)
-    right = np.minimum(left + 1, image.shape[1] - 1)
-    dy, dx = (rows - top)[:, None], (cols - left)[None, :]
-    upper = image[top][:, left] * (1 - dx) + image[top][:, right] * dx
-    lower = image[bottom][:, left] * (1 - dx) + image[bottom][:, right] * dx
-    return upper * (1 - dy) + lower * dy
-
-
-def compose_number(digits, kind, rng, height=None):
-    """A photo-like image of the digits written left to right, as a user would make it.
-
-    digits: 28 x 28 images, light ink on black (uint8, as MNIST's). Each is cropped to its
-    ink and scaled to about `height` pixels (20 to 300; drawn at random when None), with
-    the size and the baseline wandering a little from digit to digit. kind:
-        "apart"     dark ink on white paper, gaps between the digits: grey (H, W) uint8
-        "photo"     grey paper lit unevenly (a light gradient and a shadow), sensor
-                    noise, a colour cast: RGB (H, W, 3) uint8
-        "touching"  on white paper, each digit close to the last or touching it (their
-                    boxes from height/16 apart to height/24 overlapping)
-    """
-    height = int(rng.integers(40, 120)) if height is None else height
-    placed = []
-    for digit in digits:
-        digit = np.asarray(digit, dtype=np.float64) / 255
-        rows, cols = np.flatnonzero(digit.max(axis=1) > 0.1), np.flatnonzero(digit.max(axis=0) > 0.1)
-        digit = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        size = height * rng.uniform(0.9, 1.1)
-        placed.append(np.clip(resized(digit, int(size), max(2, int(size * digit.shape[1] /
-                                                                     digit.shape[0]))), 0, 1))
-    margin = height // 2
-    canvas = np.zeros((2 * margin + int(1.3 * height), 2 * margin + sum(p.shape[1] for p in placed)
-                       + len(placed) * height // 2))
-    x = margin
-    for k, digit in enumerate(placed):
-        if kind == "touching" and k:
-            x -= int(rng.integers(-height // 16, height // 24 + 1))  # close, or touching
-        y = margin + int(rng.integers(0, max(1, int(1.3 * height) - digit.shape[0])))
-        area = canvas[y:y + digit.shape[0], x:x + digit.shape[1]]
-        np.maximum(area, digit, out=area)
-        x += digit.shape[1] + (0 if kind == "touching" else int(rng.integers(height // 8,
-                                                                             height // 3)))
-    canvas = canvas[:, :x + margin]
-    if kind != "photo":
-        return np.round(255 * (1 - 0.9 * canvas)).astype(np.uint8)
-    h, w = canvas.shape
-    paper = rng.uniform(0.5, 0.75) + 0.25 * np.linspace(-1, 1, w)[None, :] * rng.choice([-1, 1])
-    paper = paper + 0.1 * np.linspace(-1, 1, h)[:, None]
-    shadow = np.arange(h)[:, None] * rng.uniform(-1, 1) + np.arange(w)[None, :] > \
-        rng.uniform(0.5, 0.9) * w                                  # a straight-edged shadow
-    paper = np.clip(paper - 0.2 * shadow, 0.15, 1)
-    grey = paper * (1 - 0.75 * canvas) + rng.normal(0, 0.03, canvas.shape)
-    rgb = grey[:, :, None] * np.array([1.0, 0.96, 0.88])
-    return np.clip(np.round(255 * rgb), 0, 255).astype(np.uint8)
-
-
 def glyph(digit, rng):
     """A 28 x 28 stand-in for a handwritten 0, 1 or 7 (uint8, light ink on black, as in
     MNIST), drawn with a random size, slant and stroke width."""
@@ -2137,9 +2077,21 @@ def test_a_page_of_marks_is_not_a_number():
         mnist.digit_groups(*boxes_of(page), name="page.png")
 
 
+def test_marks_in_a_staircase_are_not_a_number():
+    """Rings stepping down the page, none on the line the others mark: one clear error,
+    not a crash or an empty reading."""
+    page = np.full((120, 200), 255, dtype=np.uint8)
+    for k in range(4):
+        top, left = 10 + 25 * k, 20 + 40 * k
+        page[top:top + 15, left:left + 12] = 0
+        page[top + 3:top + 12, left + 3:left + 9] = 255
+    with pytest.raises(mnist.DataError, match="stairs.png: no digits in a line found"):
+        mnist.digit_groups(*boxes_of(page), name="stairs.png")
+
+
 def test_pixels_that_are_not_uint8_are_refused_with_the_conversion(glyph_network):
     """Floats in [0, 1] would read as a black page: the error says how to convert them."""
-    page = compose_number([glyph(1, np.random.default_rng(0))], "apart", np.random.default_rng(0))
+    page = mnist.write_number([glyph(1, np.random.default_rng(0))], "apart", np.random.default_rng(0))
     with pytest.raises(mnist.DataError, match=r"np.round\(255 \* pixels\).astype\(np.uint8\)"):
         mnist.read_number(page / 255, glyph_network, "relu")
 
@@ -2172,7 +2124,7 @@ def test_ink_is_found_under_uneven_light_a_shadow_and_noise():
 def test_light_ink_on_dark_paper_is_read_as_dark_on_light(glyph_network):
     """Chalk on a blackboard reads as pen on paper."""
     digits = [glyph(d, np.random.default_rng(d)) for d in (1, 7, 0)]
-    page = compose_number(digits, "apart", np.random.default_rng(0), height=60)
+    page = mnist.write_number(digits, "apart", np.random.default_rng(0), height=60)
     for image in (page, 255 - page):
         assert mnist.read_number(image, glyph_network, "relu")["text"] == "170"
 
@@ -2259,7 +2211,7 @@ def test_numbers_are_read_left_to_right(glyph_network, kind, at_least):
     read = 0
     for _ in range(10):
         truth = rng.choice([0, 1, 7], int(rng.integers(2, 6)))
-        picture = compose_number([glyph(d, rng) for d in truth], kind, rng)
+        picture = mnist.write_number([glyph(d, rng) for d in truth], kind, rng)
         read += mnist.read_number(picture, glyph_network, "relu")["text"] == \
             "".join(map(str, truth))
     assert read >= at_least
@@ -2270,9 +2222,9 @@ def test_a_digit_on_photographed_paper_reads_as_it_does_on_white(glyph_network):
     noise: the same answer, and nearly the same input to the network."""
     rng = np.random.default_rng(5)
     seven = [glyph(7, rng)]
-    clean = mnist.read_number(compose_number(seven, "apart", np.random.default_rng(0), 80),
+    clean = mnist.read_number(mnist.write_number(seven, "apart", np.random.default_rng(0), 80),
                               glyph_network, "relu")
-    photo = mnist.read_number(compose_number(seven, "photo", np.random.default_rng(0), 80),
+    photo = mnist.read_number(mnist.write_number(seven, "photo", np.random.default_rng(0), 80),
                               glyph_network, "relu")
     assert clean["text"] == photo["text"] == "7"
     assert np.abs(clean["inputs"] - photo["inputs"]).mean() < 0.05
@@ -2311,12 +2263,12 @@ def test_the_page_server_reads_a_digit_and_a_number(page_server):
     for one digit the first-layer units that fired most; GET / is the page, self-contained."""
     rng = np.random.default_rng(0)
     status, answer = post(page_server + "/read",
-                          grey_request(compose_number([glyph(7, rng)], "apart", rng, 80)))
+                          grey_request(mnist.write_number([glyph(7, rng)], "apart", rng, 80)))
     assert status == 200 and answer["text"] == "7" and answer["digits"] == [7]
     assert np.array(answer["inputs"]).shape == (1, 28, 28) and len(answer["probs"][0]) == 10
     assert len(answer["units"]) == mnist.TOP_UNITS and answer["pictures"][0].startswith("data:image/png")
     digits = [glyph(d, rng) for d in (1, 7, 0)]
-    status, answer = post(page_server + "/read", grey_request(compose_number(digits, "apart", rng)))
+    status, answer = post(page_server + "/read", grey_request(mnist.write_number(digits, "apart", rng)))
     assert status == 200 and answer["text"] == "170" and answer["units"] == []
     assert np.array(answer["inputs"]).shape == (3, 28, 28)
     with urllib.request.urlopen(page_server + "/", timeout=10) as reply:
@@ -2347,7 +2299,7 @@ def test_the_page_server_answers_bad_requests_with_400_and_carries_on(page_serve
     too_long.close()
     rng = np.random.default_rng(1)
     status, answer = post(page_server + "/read",
-                          grey_request(compose_number([glyph(0, rng)], "apart", rng, 60)))
+                          grey_request(mnist.write_number([glyph(0, rng)], "apart", rng, 60)))
     assert status == 200 and answer["text"] == "0"
 
 
@@ -2448,6 +2400,38 @@ def test_predict_reads_images_and_explains_what_it_needs(tmp_path, tiny_run, cap
     assert "blank.png: no ink found" in captured.err and "missing.png" in captured.err
     assert mnist.run(["--load", str(model), "--predict", str(two), "--show", "0"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_number_test_counts_the_numbers_read_exactly_and_the_digits(glyph_network, capsys):
+    """--number-test's count, against two networks: the glyph network reads nearly every
+    number of 0s, 1s and 7s; one that reads everything as a 0 reads no number of 1s and
+    7s, and none of their digits."""
+    rng = np.random.default_rng(0)
+    labels = rng.choice([0, 1, 7], 60)
+    images = np.array([glyph(d, rng) for d in labels])
+    assert mnist.number_test(glyph_network, "relu", images, labels, 5, 0) == 0
+    out = capsys.readouterr().out
+    counts = [int(n) for n in re.findall(r"(\d+) of +\d+ +read exactly", out)]
+    assert len(counts) == 4 and counts[3] == sum(counts[:3]) >= 12
+    always_0 = {"W1": np.zeros((784, 10), np.float32), "b1": np.eye(10, dtype=np.float32)[0]}
+    ones_and_sevens = labels != 0
+    mnist.number_test(always_0, "relu", images[ones_and_sevens], labels[ones_and_sevens], 5, 0)
+    out = capsys.readouterr().out
+    assert re.findall(r"(\d+) of +\d+ +read exactly", out) == ["0"] * 4
+    assert "digits read right and in order: 0.0%" in out and "misread (written as read): " in out
+
+
+def test_number_test_runs_from_the_command_line(tiny_run, tmp_path, capsys):
+    """python mnist.py --load model.npz --number-test N: three kinds and the total; without
+    --load it says what it needs."""
+    assert mnist.run(["--number-test", "2"]) == 1
+    assert "--number-test needs a saved network" in capsys.readouterr().err
+    model = tmp_path / "model.npz"
+    assert tiny_run("--save", model)[0] == 0
+    status, out, err = tiny_run("--load", model, "--number-test", 2)
+    assert status == 0, err
+    assert len(re.findall(r"of 2 +read exactly", out)) == 3
+    assert re.search(r"all +\d of 6 +read exactly", out)
 
 
 def test_the_doctors_table_names_only_the_last_layer_the_output_layer(capsys):
