@@ -674,11 +674,12 @@ DIGIT_SHAPES = np.array([[-0.10, 0.19], [-0.91, 0.45], [-0.07, 0.21], [-0.23, 0.
                          [-0.27, 0.22], [-0.39, 0.20]])
 
 
-def read_number(pixels, params, activation, name="image"):
+def read_number(pixels, params, activation, name="image", judge=None):
     """Read every digit in an image, left to right, with the network params.
 
     pixels: uint8 (H, W), or (H, W, C) with C = 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA;
-    dark ink on light paper or light on dark. Returns a dict:
+    dark ink on light paper or light on dark. judge: the reader's judge (train_judge),
+    which saved MNIST networks carry, or None. Returns a dict:
         text    the digits read, as a string ("2026")
         digits  the digits (K,);  probs: the network's probabilities (K, 10)
         inputs  what the network was given, float32 (K, 28, 28)
@@ -686,15 +687,10 @@ def read_number(pixels, params, activation, name="image"):
     Raises DataError for an image with no ink, or too many pieces to be a number.
     """
     factor = max(1, math.ceil(max(np.shape(pixels)[:2]) / WORK_SIZE))
-    ink, threshold = ink_strength(block_mean(grey_levels(pixels), factor), name)
-    labels, boxes, areas = connected_pieces(ink > threshold)
-    groups = digit_groups(boxes, areas, ink.shape, name)
-    narrow = [right - left for top, left, bottom, right in (span for _, span in groups)
-              if right - left <= bottom - top]
-    expected = float(np.median(narrow)) if narrow else None          # one digit's width
+    ink, labels, groups, expected = find_groups(block_mean(grey_levels(pixels), factor), name)
     found = []
     for members, _ in groups:
-        found += read_group(np.isin(labels, members), ink, expected, params, activation)
+        found += read_group(np.isin(labels, members), ink, expected, params, activation, judge)
     inputs, probs, masks = (list(column) for column in zip(*found))
     probs = np.array(probs)
     digits = probs.argmax(axis=1)
@@ -703,18 +699,73 @@ def read_number(pixels, params, activation, name="image"):
             "boxes": np.array([bounding_box(mask) for mask in masks]) * factor}
 
 
-def read_group(mask, ink, expected, params, activation):
+def find_groups(grey, name="image"):
+    """The first steps, up to the groups of ink that hold one digit or several touching:
+    (ink, labels, groups, expected). grey (H, W) in [0, 1]; ink and threshold as
+    ink_strength gives them; labels and groups as connected_pieces and digit_groups give
+    them; expected: one digit's width in pixels (the median of the groups no wider than
+    tall), or None when every group is wider."""
+    ink, threshold = ink_strength(grey, name)
+    labels, boxes, areas = connected_pieces(ink > threshold)
+    groups = digit_groups(boxes, areas, ink.shape, name)
+    narrow = [right - left for top, left, bottom, right in (span for _, span in groups)
+              if right - left <= bottom - top]
+    return ink, labels, groups, float(np.median(narrow)) if narrow else None
+
+
+def read_group(mask, ink, expected, params, activation, judge=None):
     """The digits in one group of pieces (mask (H, W) bool), left to right, as a list of
     (input (28, 28), probs (10,), mask).
 
-    A group the network reads with confidence (SURE), not too wide for one digit, is
-    one. A group wider than a digit may hold several that touch: cut paths are laid
-    through it from top to bottom at every sixth of a digit's width (see cut_path); every
-    run of the group between two of them, up to twice a digit's width, is a candidate
-    digit, and the network reads them all. The reading kept is the chain of candidates
-    from the left edge to the right whose log-probabilities, each less DIGIT_PRICE for
-    another digit and what its shape costs (shape_cost), add up to the most (dynamic
-    programming, as in segmentation by recognition).
+    The network reads every candidate digit of the group (see candidates). Without a
+    judge, a group it reads with confidence (SURE), not too wide for one digit, is one.
+    Otherwise the reading kept is the chain of candidates from the left edge to the right
+    whose log-probabilities, each less DIGIT_PRICE for another digit and what its shape
+    costs (shape_cost), add up to the most (dynamic programming, as in segmentation by
+    recognition). The judge adds to each the log of its probability that the candidate is
+    one whole digit.
+    """
+    top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected)
+    height, width = parts.shape[1:]
+    probs = nn.softmax(nn.outputs(params, inputs.reshape(len(parts), -1), activation))
+    whole = pieces.index((0, len(ends) - 1))
+    if judge is None and probs[whole].max() >= SURE and width < TOO_WIDE * height:
+        return [(inputs[whole], probs[whole], mask)]
+    score = np.log(probs.max(axis=1)) - DIGIT_PRICE - shape_cost(parts, probs.argmax(axis=1), height)
+    if judge is not None:
+        one_digit = nn.softmax(nn.outputs(judge, inputs.reshape(len(parts), -1), "relu"))[:, 1]
+        score += np.log(np.maximum(one_digit, 1e-6))
+    best = np.full(len(ends), -np.inf)
+    best[0], came_from = 0.0, {}
+    for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
+        if best[i] + score[k] > best[j]:
+            best[j], came_from[j] = best[i] + score[k], (i, k)
+    chosen, j = [], len(ends) - 1
+    while j:
+        i, k = came_from[j]
+        chosen.insert(0, k)
+        j = i
+    found = []
+    for k in chosen:
+        part = np.zeros_like(mask)
+        part[top:top + height, left:left + width] = parts[k]
+        found.append((inputs[k], probs[k], part))
+    return found
+
+
+def candidates(mask, ink, expected):
+    """Every way to cut out one digit of a group of pieces (mask (H, W) bool), as
+    (top, left, ends, pieces, parts, inputs): the group's box starts at (top, left); ends
+    are the cut paths (see cut_path), each the column of the cut in each row of the box,
+    the first its left edge and the last its right; pieces (i, j) name the candidates, the
+    ink between cuts i and j; parts (K, h, w) bool is their ink in the box, and inputs
+    (K, 28, 28) what the network is given for each.
+
+    A group no wider than a digit (expected, its width in pixels; 0.7 of the group's
+    height when None) has one candidate, the whole. A wider one may hold several digits
+    that touch: cut paths are laid through it from top to bottom at every sixth of a
+    digit's width, and every run between two of them up to twice a digit's width, with
+    3% of the group's ink or more, is a candidate, and so is the whole group.
     """
     top, left, bottom, right = bounding_box(mask)
     width, height = right - left, bottom - top
@@ -739,28 +790,7 @@ def read_group(mask, ink, expected, params, activation):
                 parts.append(part)
     inputs = np.stack([centre_digit(np.where(part, ink[top:bottom, left:right], 0))
                        for part in parts])
-    probs = nn.softmax(nn.outputs(params, inputs.reshape(len(parts), -1), activation))
-    cost = shape_cost(np.array(parts), probs.argmax(axis=1), height)
-    whole = pieces.index((0, len(ends) - 1))
-    if probs[whole].max() >= SURE and width < TOO_WIDE * height:
-        return [(inputs[whole], probs[whole], mask)]
-    score = np.log(probs.max(axis=1)) - DIGIT_PRICE - cost
-    best = np.full(len(ends), -np.inf)
-    best[0], came_from = 0.0, {}
-    for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
-        if best[i] + score[k] > best[j]:
-            best[j], came_from[j] = best[i] + score[k], (i, k)
-    chosen, j = [], len(ends) - 1
-    while j:
-        i, k = came_from[j]
-        chosen.insert(0, k)
-        j = i
-    found = []
-    for k in chosen:
-        part = np.zeros_like(mask)
-        part[top:bottom, left:right] = parts[k]
-        found.append((inputs[k], probs[k], part))
-    return found
+    return top, left, ends, pieces, np.array(parts), inputs
 
 
 def shape_cost(parts, digits, height):
