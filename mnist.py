@@ -152,7 +152,8 @@ def main(argv=None):
     probs = nn.softmax(nn.outputs(params, X_test, args.activation))       # (10000, 10)
     test_accuracy = nn.accuracy(test_labels, probs.argmax(axis=1))
     if args.save:
-        save_network(args, params, history, test_accuracy, stopped)
+        judge = judge_for_reading(X_train, rng) if args.dataset == "mnist" else None
+        save_network(args, params, history, test_accuracy, stopped, judge)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     print_doctor(history, sizes, args)
     print_report(probs, test_labels, data["test_images"], spec["classes"], args.show)
@@ -175,9 +176,25 @@ def training_settings(args):
             "keep_best": args.keep_best, "patience": args.patience}
 
 
-def save_network(args, params, history, test_accuracy, stopped):
+def judge_for_reading(X_train, rng):
+    """The reader's judge (train_judge), trained on the training digits X_train (N, 784),
+    so that the saved network reads numbers better; Ctrl-C skips it."""
+    log("training the reader's judge, which tells one whole digit from a piece or a pair "
+        "(about a minute; Ctrl-C skips it)")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return train_judge(X_train.reshape(-1, 28, 28), rng, JUDGE_NUMBERS)
+    except KeyboardInterrupt:
+        log("skipped the judge: the network is saved without it, and reads numbers less well")
+        return None
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def save_network(args, params, history, test_accuracy, stopped, judge=None):
     """--save: the network, with what it was trained on, how, and how well it did, and
-    its history (as JSON text), so that --load --report can draw its curves."""
+    its history (as JSON text), so that --load --report can draw its curves; and the
+    reader's judge, if there is one, as arrays named judge_W1, judge_b1, ..."""
     val_accuracy = history[-1]["val_accuracy"] if history else None
     digests = [f"{name} {digest}" for name, digest in DATASETS[args.dataset]["sha256"].items()]
     settings = {key: value for key, value in training_settings(args).items()
@@ -186,7 +203,8 @@ def save_network(args, params, history, test_accuracy, stopped):
             hidden=args.hidden, epochs_completed=len(history), data_sha256=digests,
             val_size=args.val_size, test_accuracy=test_accuracy, augment=args.augment,
             val_accuracy=np.nan if val_accuracy is None else val_accuracy,
-            stopped_early=stopped, history=json.dumps(history), **settings)
+            stopped_early=stopped, history=json.dumps(history), **settings,
+            **{f"judge_{key}": value for key, value in (judge or {}).items()})
     log(f"saved the network to {args.save}")
 
 
@@ -584,19 +602,20 @@ def use_saved_network(args):
     if sizes[0] != 28 * 28 or sizes[-1] != len(spec["classes"]):
         raise DataError(f"{args.load} has sizes {sizes}; {dataset} needs {28 * 28} inputs "
                         f"and {len(spec['classes'])} outputs")
+    judge = saved_judge(info, args.load)
     if args.serve:
         if dataset != "mnist":
             raise DataError(f"--serve reads digits; {args.load} was trained on {dataset}")
-        return serve(params, info["activation"], args.port)
+        return serve(params, info["activation"], args.port, judge)
     if args.predict:
         return predict_files(params, info["activation"], args.predict, spec["classes"],
-                             args.show, whole=dataset != "mnist")
+                             args.show, whole=dataset != "mnist", judge=judge)
     if args.number_test and dataset != "mnist":
         raise DataError(f"--number-test reads digits; {args.load} was trained on {dataset}")
     data = load_dataset(dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
     if args.number_test:
         return number_test(params, info["activation"], data["test_images"],
-                           data["test_labels"], args.number_test, args.seed)
+                           data["test_labels"], args.number_test, args.seed, judge)
     X_test, labels = as_inputs(data["test_images"]), data["test_labels"].astype(np.int64)
     print(f"loaded {args.load}: sizes {sizes}, activation {info['activation']}")
     probs = nn.softmax(nn.outputs(params, X_test, info["activation"]))
@@ -618,11 +637,28 @@ def use_saved_network(args):
     return 0
 
 
-def predict_files(params, activation, paths, classes, show, whole=False):
+def saved_judge(info, path):
+    """The reader's judge saved with a network (info from nn.load), checked; None for a
+    network saved without one."""
+    if "judge_W1" not in info:
+        return None
+    judge = {key: np.array(info.get(f"judge_{key}", []), dtype=np.float32)
+             for key in ("W1", "b1", "W2", "b2")}
+    hidden = judge["W1"].shape[-1]
+    shapes = {"W1": (28 * 28, hidden), "b1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
+    if any(judge[key].shape != shape or not np.isfinite(judge[key]).all()
+           for key, shape in shapes.items()):
+        raise DataError(f"{path} is damaged: its reader's judge (judge_W1 ...) is not a "
+                        f"784-{hidden}-2 network of finite numbers; save the network again")
+    return judge
+
+
+def predict_files(params, activation, paths, classes, show, whole=False, judge=None):
     """--predict: one line per image, then (with show) the 28 x 28 inputs the network was
     given, side by side. A number reads 'path: 2026  (2 99.1%, 0 97.3%, ...)'; one digit
     'path: 7 (97.1%)  1 (1.2%)  9 (0.8%)', its three likeliest classes. whole: the image
-    is one item (Fashion-MNIST), never cut up. A file that cannot be read or holds no
+    is one item (Fashion-MNIST), never cut up; judge: the reader's (see read_group), or
+    None. A file that cannot be read or holds no
     number gets one error line; the others are still answered. Returns the exit code."""
     failed = 0
     for path in paths:
@@ -632,7 +668,7 @@ def predict_files(params, activation, paths, classes, show, whole=False):
                 inputs = prepare_digit(pixels, path)[None]
                 probs = nn.softmax(nn.outputs(params, inputs.reshape(1, -1), activation))
             else:
-                reading = read_number(pixels, params, activation, path)
+                reading = read_number(pixels, params, activation, path, judge)
                 inputs, probs = reading["inputs"], reading["probs"]
         except DataError as error:
             print(f"mnist.py: error: {error}", file=sys.stderr)
@@ -657,7 +693,9 @@ def predict_files(params, activation, paths, classes, show, whole=False):
 # brightness is estimated locally); the connected pieces of ink; the pieces of one digit
 # joined (a 5's detached top stroke, a broken line); specks dropped; a piece too wide for
 # one digit cut where its ink is thinnest near where the cut should be, the network's
-# confidence choosing among the candidate cuts; each digit prepared as MNIST's were.
+# confidence choosing among the candidate cuts, helped by their shapes and by a judge (a
+# second, small network that learns to tell one whole digit from a pair or a piece);
+# each digit prepared as MNIST's were.
 
 WORK_SIZE = 1200       # photos are read at most this many pixels wide or tall
 MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page, a face)
@@ -667,6 +705,9 @@ DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
 SHAPE_PRICE = 10.0     # what an unlikely shape costs, in log-probability (see shape_cost)
 WIDEST = 2.5           # a digit is rarely this many standard deviations wider than its class
 SHORTEST = 0.75        # nor shorter than this share of the digits around it
+JUDGE_NUMBERS = 2700   # numbers written with training digits that the judge learns from
+JUDGE_HIDDEN = 64      # the judge: 784-64-2, 5 epochs
+JUDGE_EPOCHS = 5
 # log(width / height) of the ink of each class in MNIST's training set: mean and standard
 # deviation. A 1 is narrow and varies most; a 0, a 2 or a 5 is about as wide as tall.
 DIGIT_SHAPES = np.array([[-0.10, 0.19], [-0.91, 0.45], [-0.07, 0.21], [-0.23, 0.21],
@@ -1111,11 +1152,59 @@ def area_resize(image, height, width):
     return weights(height, image.shape[0]) @ image @ weights(width, image.shape[1]).T
 
 
+def train_judge(images, rng, numbers, log=log):
+    """The reader's judge: a small second network (784-64-2) that says whether a candidate
+    (see candidates) is one whole digit. The network that reads digits cannot say so:
+    shown two digits squeezed into one, or a stroke cut off a digit, it names a digit all
+    the same, often with confidence.
+
+    The judge learns from `numbers` numbers written with images (float (N, 28, 28) in [0,
+    1], light on black: training digits), apart or touching, cut up by the reader's own
+    steps, digits 40 to 59 pixels tall (enough: candidates are scaled to 20 pixels). A
+    candidate that covers 85% of one digit's columns and at most a quarter of any other's
+    is whole (1); one that covers half of two digits or more, or under 70% of any one, is
+    not (0); the rest are too close to call and left out. Returns the judge's params, or
+    None if no number could be cut up (images that are no digits).
+    """
+    inputs, whole = [], []
+    for n in range(numbers):
+        chosen = rng.choice(len(images), int(rng.integers(2, 9)), replace=False)
+        kind = "apart" if n % 3 == 2 else "touching"
+        canvas, spans = place_digits(images[chosen] * 255, kind, rng, int(rng.integers(40, 60)))
+        try:
+            ink, labels, groups, expected = find_groups(grey_levels(on_paper(canvas, kind, rng)))
+        except DataError:                    # no ink, or no line of digits: nothing to cut
+            continue
+        for members, _ in groups:
+            _, left, _, _, parts, candidate_inputs = candidates(
+                np.isin(labels, members), ink, expected)
+            inked = parts.any(axis=1)                                        # (K, w)
+            first = left + inked.argmax(axis=1)
+            last = left + inked.shape[1] - inked[:, ::-1].argmax(axis=1)
+            covered = np.clip(np.minimum(last[:, None], spans[:, 1]) -
+                              np.maximum(first[:, None], spans[:, 0]), 0, None) / \
+                (spans[:, 1] - spans[:, 0])                                  # (K, digits)
+            most, second = np.sort(np.pad(covered, ((0, 0), (0, 1))), axis=1)[:, [-1, -2]].T
+            label = np.where((most >= 0.85) & (second <= 0.25), 1,
+                             np.where((second >= 0.5) | (most < 0.7), 0, -1))
+            inputs.append(candidate_inputs[label >= 0])
+            whole.append(label[label >= 0])
+    if not inputs:
+        return None
+    X, whole = np.concatenate(inputs).reshape(-1, 28 * 28), np.concatenate(whole)
+    log(f"training the reader's judge on {len(X):,} cut-out candidates from {numbers} numbers "
+        f"({100 * whole.mean():.0f}% of them whole digits)")
+    judge = nn.init_params([28 * 28, JUDGE_HIDDEN, 2], rng=rng)
+    nn.train(judge, X, whole, epochs=JUDGE_EPOCHS, batch_size=128, lr=1e-3,
+             optimizer="adam", dropout=0.2, rng=rng)
+    return judge
+
+
 NUMBER_KINDS = {"apart": "apart, on white paper", "photo": "photographed, grey paper",
                 "touching": "close or touching"}
 
 
-def number_test(params, activation, images, labels, per_kind, seed):
+def number_test(params, activation, images, labels, per_kind, seed, judge=None):
     """--number-test: how well the network reads whole numbers. per_kind numbers of each
     kind (see write_number), each of 2 to 8 digits drawn from images (uint8 (N, 28, 28),
     MNIST's test digits: writers the network never saw) with their labels (N,), read by
@@ -1132,7 +1221,7 @@ def number_test(params, activation, images, labels, per_kind, seed):
             picture = write_number(images[chosen], kind, rng)
             started = time.perf_counter()
             try:
-                said = read_number(picture, params, activation)["text"]
+                said = read_number(picture, params, activation, judge=judge)["text"]
             except DataError:
                 said = "nothing"
             seconds.append(time.perf_counter() - started)
@@ -1166,6 +1255,13 @@ def write_number(digits, kind, rng, height=None):
         "touching"  on white paper, each digit close to the last or touching it (their
                     boxes from height/16 apart to height/24 overlapping)
     """
+    canvas, _ = place_digits(digits, kind, rng, height)
+    return on_paper(canvas, kind, rng)
+
+
+def place_digits(digits, kind, rng, height=None):
+    """The ink of write_number's image, (H, W) in [0, 1], and where each digit lies in it:
+    (K, 2), its first column and the one after its last."""
     height = int(rng.integers(40, 120)) if height is None else height
     placed = []
     for digit in digits:
@@ -1178,16 +1274,21 @@ def write_number(digits, kind, rng, height=None):
     margin = height // 2
     canvas = np.zeros((2 * margin + int(1.3 * height), 2 * margin + sum(p.shape[1] for p in placed)
                        + len(placed) * height // 2))
-    x = margin
+    x, spans = margin, []
     for k, digit in enumerate(placed):
         if kind == "touching" and k:
             x -= int(rng.integers(-height // 16, height // 24 + 1))  # close, or touching
         y = margin + int(rng.integers(0, max(1, int(1.3 * height) - digit.shape[0])))
         area = canvas[y:y + digit.shape[0], x:x + digit.shape[1]]
         np.maximum(area, digit, out=area)
+        spans.append((x, x + digit.shape[1]))
         x += digit.shape[1] + (0 if kind == "touching" else int(rng.integers(height // 8,
                                                                              height // 3)))
-    canvas = canvas[:, :x + margin]
+    return canvas[:, :x + margin], np.array(spans)
+
+
+def on_paper(canvas, kind, rng):
+    """The ink of place_digits on white paper, or photographed on grey (kind "photo")."""
     if kind != "photo":
         return np.round(255 * (1 - 0.9 * canvas)).astype(np.uint8)
     h, w = canvas.shape
@@ -2414,10 +2515,10 @@ MAX_PIXELS = 2_000_000        # pixels an image may have (the page sends at most
 TOP_UNITS = 8                 # first-layer units shown for a single digit
 
 
-def serve(params, activation, port):
+def serve(params, activation, port, judge=None):
     """--serve: answer the page and POST /read on 127.0.0.1:port until Ctrl-C."""
     try:
-        server = make_server(params, activation, port)
+        server = make_server(params, activation, port, judge)
     except OSError as error:
         raise DataError(f"cannot listen on 127.0.0.1:{port} ({describe(error)}); choose "
                         f"another port with --port N") from error
@@ -2432,9 +2533,9 @@ def serve(params, activation, port):
     return 0
 
 
-def make_server(params, activation, port):
+def make_server(params, activation, port, judge=None):
     """An http.server bound to 127.0.0.1:port (0: any free port) that reads numbers with
-    params; call its serve_forever() to run it."""
+    params (and the reader's judge, if given); call its serve_forever() to run it."""
     class Handler(http.server.BaseHTTPRequestHandler):
         timeout = 20                                  # seconds a client may keep us waiting
 
@@ -2448,7 +2549,7 @@ def make_server(params, activation, port):
                 return self.answer(404, {"error": "POST to /read"})
             try:
                 pixels = request_pixels(self.headers, self.rfile)
-                reading = read_number(pixels, params, activation, "the image")
+                reading = read_number(pixels, params, activation, "the image", judge)
                 self.answer(200, reading_json(reading, params, activation))
             except (DataError, ValueError, KeyError, TypeError) as error:
                 self.answer(400, {"error": str(error).splitlines()[0]})

@@ -1450,9 +1450,10 @@ def tiny_dataset(tmp_path, monkeypatch, n_train=300, n_test=100):
 @pytest.fixture
 def tiny_run(tmp_path, monkeypatch, capsys):
     """mnist.py on the tiny data set: tiny_run(*flags) runs it with --mirror and --data-dir
-    set and one epoch of an 8-unit network (flags given win), and returns (exit status,
-    stdout, stderr)."""
+    set and one epoch of an 8-unit network (flags given win; a saved network's judge
+    learns from 12 numbers), and returns (exit status, stdout, stderr)."""
     mirror = tiny_dataset(tmp_path, monkeypatch)
+    monkeypatch.setattr(mnist, "JUDGE_NUMBERS", 12)             # the reader's judge: small
 
     def run(*flags):
         capsys.readouterr()
@@ -2161,18 +2162,50 @@ def test_a_group_far_wider_than_any_digit_is_not_read_as_one():
     """A network that reads anything as a 0, and is sure of it, cannot tell one ring from
     four touching in a row; their shapes can: one ring is one digit, and four, three times
     wider than tall, are not one."""
-    params = {"W1": np.zeros((784, 10), np.float32), "b1": np.zeros(10, np.float32)}
-    params["b1"][0] = 12
+    params = {"W1": np.zeros((784, 10), np.float32), "b1": np.eye(10, dtype=np.float32)[0] * 12}
+    for count, read in ((1, "0"), (4, "00")):
+        assert mnist.read_number(rings_in_a_row(count), params, "relu")["text"] == read
+
+
+@pytest.fixture(scope="module")
+def glyph_judge():
+    """The reader's judge, trained on numbers of glyphs (0s, 1s and 7s): 200 of them."""
+    rng = np.random.default_rng(0)
+    images = np.array([glyph(d, rng) for d in rng.choice([0, 1, 7], 300)]) / 255
+    return mnist.train_judge(images, rng, 200, log=lambda message: None)
+
+
+def test_a_judge_with_nothing_to_learn_from_is_none(monkeypatch):
+    """Digits in which the reader finds no line of digits give no judge, not a crash."""
+    def nothing(grey, name="image"):
+        raise mnist.DataError("no ink found")
+    monkeypatch.setattr(mnist, "find_groups", nothing)
+    images = np.array([glyph(0, np.random.default_rng(k)) for k in range(10)]) / 255
+    assert mnist.train_judge(images, np.random.default_rng(0), 3, log=lambda m: None) is None
+
+
+def rings_in_a_row(count, overlap=4):
+    """A page (uint8, dark ink on white) with count rings in a row, each overlapping the
+    last by overlap pixels."""
     ring = np.kron(glyph(0, np.random.default_rng(3)), np.ones((3, 3), np.uint8))
     columns = np.flatnonzero(ring.max(axis=0))
     ring = ring[:, columns[0]:columns[-1] + 1]
-    step = ring.shape[1] - 4                                     # each overlaps the last
-    for count, read in ((1, "0"), (4, "00")):
-        page = np.zeros((ring.shape[0] + 40, count * step + 44), np.uint8)
-        for k in range(count):
-            area = page[20:20 + ring.shape[0], 20 + k * step:20 + k * step + ring.shape[1]]
-            np.maximum(area, ring, out=area)
-        assert mnist.read_number(255 - page, params, "relu")["text"] == read
+    step = ring.shape[1] - overlap
+    page = np.zeros((ring.shape[0] + 40, count * step + overlap + 40), np.uint8)
+    for k in range(count):
+        area = page[20:20 + ring.shape[0], 20 + k * step:20 + k * step + ring.shape[1]]
+        np.maximum(area, ring, out=area)
+    return 255 - page
+
+
+def test_the_judge_tells_how_many_touching_rings_a_network_that_cannot_sees(glyph_judge):
+    """A network that reads anything as a 0 cannot count touching rings, and two or three
+    of them are no wider than one 0 may be; the judge, trained on numbers of glyphs,
+    knows a pair or a piece from a whole digit, so the reader counts them right."""
+    params = {"W1": np.zeros((784, 10), np.float32), "b1": np.eye(10, dtype=np.float32)[0] * 12}
+    for count in (1, 2, 3):
+        assert mnist.read_number(rings_in_a_row(count), params, "relu",
+                                 judge=glyph_judge)["text"] == "0" * count
 
 
 def test_a_shadows_tip_in_a_corner_and_a_mark_below_the_line_are_not_digits():
@@ -2432,6 +2465,52 @@ def test_number_test_runs_from_the_command_line(tiny_run, tmp_path, capsys):
     assert status == 0, err
     assert len(re.findall(r"of 2 +read exactly", out)) == 3
     assert re.search(r"all +\d of 6 +read exactly", out)
+
+
+def test_a_saved_network_carries_the_readers_judge_checked_when_loaded(tiny_run, tmp_path,
+                                                                     monkeypatch, capsys):
+    """--save trains the reader's judge and saves it with the network; --load checks it
+    (a damaged one is refused, naming the file); Ctrl-C while the judge learns saves the
+    network without one, and says so."""
+    model = tmp_path / "model.npz"
+    assert tiny_run("--save", model)[0] == 0
+    params, info = nn.load(model)
+    judge = mnist.saved_judge(info, model)
+    assert judge["W1"].shape == (784, mnist.JUDGE_HIDDEN) and judge["b2"].shape == (2,)
+    broken = tmp_path / "broken.npz"
+    nn.save(broken, params, "relu", dataset="mnist", **{f"judge_{key}": value for key, value
+                                                          in dict(judge, W2=judge["W1"]).items()})
+    (tmp_path / "one.png").write_bytes(mnist.write_png(rings_in_a_row(1)))
+    capsys.readouterr()
+    assert mnist.run(["--load", str(broken), "--predict", str(tmp_path / "one.png")]) == 1
+    assert "broken.npz is damaged: its reader's judge" in capsys.readouterr().err
+
+    given = []                                  # each way of reading passes the judge on
+    real_read_number = mnist.read_number
+    monkeypatch.setattr(mnist, "read_number", lambda *args, **kwargs: given.append(
+        kwargs.get("judge", args[4] if len(args) > 4 else None)) or real_read_number(*args, **kwargs))
+    tiny_run("--load", model, "--predict", tmp_path / "one.png")
+    tiny_run("--load", model, "--number-test", 1)
+    server = mnist.make_server(params, "relu", 0, judge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    post(f"http://127.0.0.1:{server.server_address[1]}/read", grey_request(rings_in_a_row(1)))
+    server.shutdown()
+    server.server_close()
+
+    def port_taken(params, activation, port, judge=None):
+        given.append(judge)
+        raise OSError("address in use")
+    monkeypatch.setattr(mnist, "make_server", port_taken)
+    assert tiny_run("--load", model, "--serve")[0] == 1
+    assert len(given) == 6 and all(np.array_equal(each["W1"], judge["W1"]) for each in given)
+    monkeypatch.setattr(mnist, "read_number", real_read_number)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(mnist, "train_judge", interrupted)
+    status, _, err = tiny_run("--save", model)
+    assert status == 0 and "skipped the judge" in err
+    assert mnist.saved_judge(nn.load(model)[1], model) is None
 
 
 def test_the_doctors_table_names_only_the_last_layer_the_output_layer(capsys):
