@@ -1238,8 +1238,9 @@ def number_test(params, activation, images, labels, per_kind, seed, judge=None):
           f"digits read right and in order: {100 * right / digits:.1f}%; the median number "
           f"took {1000 * np.median(seconds):.0f} ms to read")
     if misread:
-        print(textwrap.fill("misread (written as read): " + ", ".join(misread), width=90,
-                            subsequent_indent="  "))
+        more = f", and {len(misread) - 20} more" if len(misread) > 20 else ""
+        print(textwrap.fill("misread (written as read): " + ", ".join(misread[:20]) + more,
+                            width=90, subsequent_indent="  "))
     return 0
 
 
