@@ -742,9 +742,8 @@ def read_number(pixels, params, activation, name="image", judge=None):
 
 def find_groups(grey, name="image"):
     """The first steps, up to the groups of ink that hold one digit or several touching:
-    (ink, labels, groups, expected). grey (H, W) in [0, 1]; ink and threshold as
-    ink_strength gives them; labels and groups as connected_pieces and digit_groups give
-    them; expected: one digit's width in pixels (the median of the groups no wider than
+    (ink, labels, groups, expected). grey (H, W) in [0, 1]; ink as ink_strength gives it;
+    labels and groups as connected_pieces and digit_groups give them; expected: one digit's width in pixels (the median of the groups no wider than
     tall), or None when every group is wider."""
     ink, threshold = ink_strength(grey, name)
     labels, boxes, areas = connected_pieces(ink > threshold)
@@ -772,7 +771,8 @@ def read_group(mask, ink, expected, params, activation, judge=None):
     whole = pieces.index((0, len(ends) - 1))
     if judge is None and probs[whole].max() >= SURE and width < TOO_WIDE * height:
         return [(inputs[whole], probs[whole], mask)]
-    score = np.log(probs.max(axis=1)) - DIGIT_PRICE - shape_cost(parts, probs.argmax(axis=1), height)
+    score = np.log(probs.max(axis=1)) - DIGIT_PRICE - shape_cost(parts, probs.argmax(axis=1),
+                                                                 height)
     if judge is not None:
         one_digit = nn.softmax(nn.outputs(judge, inputs.reshape(len(parts), -1), "relu"))[:, 1]
         score += np.log(np.maximum(one_digit, 1e-6))
@@ -927,8 +927,7 @@ def ink_strength(grey, name="image"):
     so darkness is measured as that share, (paper - grey) / paper: a digit in a shadow is
     as dark as one in the light. Light ink on dark paper is turned over first. A 3 x 3
     blur keeps sensor noise from counting as ink; the threshold is a third of the share
-    of light that the darkest ink in the image takes. A digit is cut out with the grey
-    edges of its strokes (one pixel around them), as MNIST's digits have them.
+    of light that the darkest ink in the image takes.
     """
     blurred = window_filter(grey, 3, np.add) / 9
     size = int(np.clip(min(grey.shape) // 6, 9, 151)) | 1
@@ -1051,7 +1050,8 @@ def digit_groups(boxes, areas, shape, name="image"):
     kept = (areas >= 0.1 * area) | (np.maximum(heights, widths) >= 0.4 * height)
     on_edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[0]) | \
         (boxes[:, 3] == shape[1])
-    kept &= ~(on_edge & ((heights > 1.25 * height) | (np.maximum(heights, widths) < 0.5 * height)))
+    kept &= ~(on_edge & ((heights > 1.25 * height) |
+                         (np.maximum(heights, widths) < 0.5 * height)))
     boxes, pieces = boxes[kept], np.flatnonzero(kept) + 1
     top, left, bottom, right = boxes.T
     overlap = np.minimum(right[:, None], right) - np.maximum(left[:, None], left)
@@ -1234,7 +1234,8 @@ def number_test(params, activation, images, labels, per_kind, seed, judge=None):
             if said != truth:
                 misread.append(f"{truth} as {said}")
         exact += read
-        print(f"  {title:<26} {read:>4} of {per_kind:<4} read exactly ({100 * read / per_kind:.1f}%)")
+        print(f"  {title:<26} {read:>4} of {per_kind:<4} read exactly "
+              f"({100 * read / per_kind:.1f}%)")
     count = len(seconds)
     print(f"  {'all':<26} {exact:>4} of {count:<4} read exactly ({100 * exact / count:.1f}%)\n"
           f"digits read right and in order: {100 * right / digits:.1f}%; the median number "

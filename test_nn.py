@@ -2502,10 +2502,12 @@ def test_a_saved_network_carries_the_readers_judge_checked_when_loaded(tiny_run,
     assert mnist.run(["--load", str(broken), "--predict", str(tmp_path / "one.png")]) == 1
     assert "broken.npz is damaged: its reader's judge" in capsys.readouterr().err
 
-    given = []                                  # each way of reading passes the judge on
-    real_read_number = mnist.read_number
-    monkeypatch.setattr(mnist, "read_number", lambda *args, **kwargs: given.append(
-        kwargs.get("judge", args[4] if len(args) > 4 else None)) or real_read_number(*args, **kwargs))
+    given, real_read_number = [], mnist.read_number    # each way of reading passes it on
+
+    def reading(pixels, params, activation, name="image", judge=None):
+        given.append(judge)
+        return real_read_number(pixels, params, activation, name, judge)
+    monkeypatch.setattr(mnist, "read_number", reading)
     tiny_run("--load", model, "--predict", tmp_path / "one.png")
     tiny_run("--load", model, "--number-test", 1)
     server = mnist.make_server(params, "relu", 0, judge)
