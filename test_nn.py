@@ -2453,9 +2453,9 @@ def test_predict_reads_images_and_explains_what_it_needs(tmp_path, tiny_run, cap
 
 
 def test_number_test_counts_the_numbers_read_exactly_and_the_digits(glyph_network, capsys):
-    """--number-test's count, against two networks: the glyph network reads nearly every
-    number of 0s, 1s and 7s; one that reads everything as a 0 reads no number of 1s and
-    7s, and none of their digits."""
+    """--number-test's counts, against two networks: the glyph network reads nearly every
+    number of 0s, 1s and 7s, and every one given the glyphs themselves; one that reads
+    everything as a 0 reads no number of 1s and 7s, and none of their digits."""
     rng = np.random.default_rng(0)
     labels = rng.choice([0, 1, 7], 60)
     images = np.array([glyph(d, rng) for d in labels])
@@ -2463,12 +2463,14 @@ def test_number_test_counts_the_numbers_read_exactly_and_the_digits(glyph_networ
     out = capsys.readouterr().out
     counts = [int(n) for n in re.findall(r"(\d+) of +\d+ +read exactly", out)]
     assert len(counts) == 4 and counts[3] == sum(counts[:3]) >= 12
+    assert "MNIST's own images of the digits, reads 15 of 15 numbers right" in out
     always_0 = {"W1": np.zeros((784, 10), np.float32), "b1": np.eye(10, dtype=np.float32)[0]}
     ones_and_sevens = labels != 0
     mnist.number_test(always_0, "relu", images[ones_and_sevens], labels[ones_and_sevens], 5, 0)
     out = capsys.readouterr().out
     assert re.findall(r"(\d+) of +\d+ +read exactly", out) == ["0"] * 4
     assert "digits read right and in order: 0.0%" in out and "misread (written as read): " in out
+    assert "MNIST's own images of the digits, reads 0 of 15 numbers right (0.0%)" in out
 
 
 def test_number_test_runs_from_the_command_line(tiny_run, tmp_path, capsys):
