@@ -642,12 +642,15 @@ def saved_judge(info, path):
     network saved without one."""
     if "judge_W1" not in info:
         return None
-    judge = {key: np.array(info.get(f"judge_{key}", []), dtype=np.float32)
-             for key in ("W1", "b1", "W2", "b2")}
-    hidden = judge["W1"].shape[-1]
+    try:
+        judge = {key: np.array(info[f"judge_{key}"], dtype=np.float32)
+                 for key in ("W1", "b1", "W2", "b2")}
+    except (KeyError, ValueError, TypeError):                # missing, or not numbers
+        judge = {}
+    hidden = judge["W1"].shape[-1] if judge and judge["W1"].ndim == 2 else 0
     shapes = {"W1": (28 * 28, hidden), "b1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
-    if any(judge[key].shape != shape or not np.isfinite(judge[key]).all()
-           for key, shape in shapes.items()):
+    if hidden == 0 or any(judge[key].shape != shape or not np.isfinite(judge[key]).all()
+                          for key, shape in shapes.items()):
         raise DataError(f"{path} is damaged: its reader's judge (judge_W1 ...) is not a "
                         f"784-{hidden}-2 network of finite numbers; save the network again")
     return judge
@@ -845,13 +848,19 @@ def shape_cost(parts, digits, height):
     and a fragment is often shorter than the digits around it (under SHORTEST of the
     group's height). Either costs SHAPE_PRICE times the square of how far beyond it is.
     """
-    def extent(inked):                                 # (K, n) bool: first to last True
-        return inked.shape[1] - inked[:, ::-1].argmax(axis=1) - inked.argmax(axis=1)
-    heights, widths = extent(parts.any(axis=2)), extent(parts.any(axis=1))
+    top, bottom = inked_span(parts.any(axis=2))                  # each candidate's rows
+    left, right = inked_span(parts.any(axis=1))                  # and columns
+    heights, widths = bottom - top, right - left
     mean, std = DIGIT_SHAPES[digits].T
     wider = (np.log(widths / heights) - mean) / std - WIDEST
     shorter = np.log(SHORTEST * height / heights)
     return SHAPE_PRICE * (np.clip(wider, 0, None) ** 2 + np.clip(shorter, 0, None) ** 2)
+
+
+def inked_span(inked):
+    """(first, end) of each row of inked (K, n) bool: where its first True is, and one past
+    its last, (K,) each."""
+    return inked.argmax(axis=1), inked.shape[1] - inked[:, ::-1].argmax(axis=1)
 
 
 def cut_path(box, centre, reach):
@@ -1121,9 +1130,9 @@ def centre_digit(ink):
     """MNIST's preparation of a digit's ink (H, W), bright on 0: cropped to the ink,
     scaled so its longer side is 20 pixels, by area averaging; placed in 28 x 28 so that
     its centre of mass is on pixel (14, 14), within half a pixel, as MNIST's digits' are
-    (their mean is 13.99, 14.03; half a pixel off costs the network about one digit in
-    300); brightest ink scaled to 1,
-    like the training images' 255. float32 (28, 28)."""
+    (their mean is 13.99, 14.03; half a pixel off, the network misreads about one digit
+    in 300 more); brightest ink scaled to 1, like the training images' 255. float32 (28,
+    28)."""
     inked_rows = np.flatnonzero(ink.max(axis=1) > 0.2 * ink.max())
     inked_cols = np.flatnonzero(ink.max(axis=0) > 0.2 * ink.max())
     ink = ink[inked_rows[0]:inked_rows[-1] + 1, inked_cols[0]:inked_cols[-1] + 1]
@@ -1180,9 +1189,7 @@ def train_judge(images, rng, numbers, log=log):
         for members, _ in groups:
             _, left, _, _, parts, candidate_inputs = candidates(
                 np.isin(labels, members), ink, expected)
-            inked = parts.any(axis=1)                                        # (K, w)
-            first = left + inked.argmax(axis=1)
-            last = left + inked.shape[1] - inked[:, ::-1].argmax(axis=1)
+            first, last = left + np.array(inked_span(parts.any(axis=1)))  # columns, (K,) each
             covered = np.clip(np.minimum(last[:, None], spans[:, 1]) -
                               np.maximum(first[:, None], spans[:, 0]), 0, None) / \
                 (spans[:, 1] - spans[:, 0])                                  # (K, digits)

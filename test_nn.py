@@ -2503,6 +2503,12 @@ def test_a_saved_network_carries_the_readers_judge_checked_when_loaded(tiny_run,
     capsys.readouterr()
     assert mnist.run(["--load", str(broken), "--predict", str(tmp_path / "one.png")]) == 1
     assert "broken.npz is damaged: its reader's judge" in capsys.readouterr().err
+    for damage in ({"W1": 0.5}, {"b2": None}, {"W1": "weights"}):     # a number, none, text
+        info_damaged = {f"judge_{key}": value for key, value in judge.items()}
+        info_damaged.update({f"judge_{key}": value for key, value in damage.items()})
+        info_damaged = {key: value for key, value in info_damaged.items() if value is not None}
+        with pytest.raises(mnist.DataError, match="x.npz is damaged: its reader's judge"):
+            mnist.saved_judge(info_damaged, "x.npz")
 
     given, real_read_number = [], mnist.read_number    # each way of reading passes it on
 
