@@ -22,6 +22,7 @@ Left out on purpose: convolutions, batch normalisation, automatic differentiatio
 Every derivative is written by hand and checked against finite differences (test_nn.py).
 Copy this file into your project: it needs NumPy and the standard library only.
 """
+import io
 import math
 import os
 import time
@@ -436,19 +437,21 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
     ("kept_epoch"). A loss that turns NaN, infinite or 100 times its start ends training
     with a FloatingPointError that says what to try.
     """
-    settings = check_training(params, optimizer, loss, activation, schedule, epochs,
-                              batch_size, lr, final_lr, dropout, momentum, nesterov,
-                              weight_decay, augment, on_epoch, should_stop)
-    X, targets = check_dataset(params, X, targets, loss, "training")
-    X_val, targets_val = check_validation(params, X_val, targets_val, loss)
-    check_early_stopping(keep_best, patience, X_val)
+    settings = {"loss": loss, "activation": activation, "optimizer": optimizer,
+                "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
+                "final_lr": final_lr, "momentum": momentum, "nesterov": nesterov,
+                "weight_decay": weight_decay, "dropout": dropout, "augment": augment,
+                "keep_best": keep_best, "patience": patience}
+    X, targets, X_val, targets_val = check_training(params, X, targets, X_val, targets_val,
+                                                    settings, on_epoch, should_stop)
     rng = as_generator(rng)
+    momentum = 0.9 if momentum is None else momentum          # SGD's momentum, Adam's beta1
+    step_settings = {"momentum": momentum, "nesterov": bool(nesterov)} if optimizer == "sgd" \
+        else {"beta1": momentum}
     loss_fn, step_fn = LOSSES[loss], OPTIMIZERS[optimizer]
     batches = math.ceil(len(X) / batch_size)
     state, history = {}, []
-    watch = new_watch(params, loss, batches, run_settings(   # the doctor's notes (appendix)
-        targets, loss, activation, optimizer, epochs, batch_size, lr, schedule, final_lr,
-        dropout, augment, keep_best, patience, **settings))
+    watch = new_watch(params, loss, batches, run_settings(targets, settings))   # the doctor's
     best = {"epoch": 0, "val_loss": math.inf, "params": None}
     stopped = "all epochs"
     for epoch in range(1, epochs + 1):
@@ -466,7 +469,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
             lr_now = scheduled_lr(lr, (epoch - 1) * batches + b, epochs * batches,
                                   schedule, final_lr)
             before = watch_before_step(watch, params, b)
-            step_fn(params, grads, state, lr_now, **settings)                       # 4
+            step_fn(params, grads, state, lr_now, weight_decay=weight_decay, **step_settings)  # 4
             watch_after_step(watch, before, params, grads, cache, batch_loss, logits,
                              targets_batch)
             if should_stop is not None and should_stop():
@@ -504,31 +507,25 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
 # ---------------------------------------------------------------- measuring a trained network
 
 def outputs(params, X, activation, batch_size=1000):
-    """The network's outputs (N, C) for X (N, D), dropout off, batch_size rows at a time.
-
-    For a classifier these are the logits (softmax() turns them into probabilities); for
-    a network trained with loss="mse" they are its predicted values. Chunks keep memory
-    small (forward() holds every layer's z and a for its chunk), and each chunk of X is
-    converted to the parameters' dtype only when its turn comes, so a large float64 X is
-    never copied whole.
-    """
-    check_choice("activation", activation, list(ACTIVATIONS))
+    """The network's outputs (N, C) for X (N, D), dropout off, batch_size rows at a time:
+    the logits of a classifier (softmax() makes them probabilities), or the values of a
+    network trained with loss="mse". Each chunk of X is converted to the parameters'
+    dtype in its turn, so that a large float64 X is never copied whole."""
+    check_choice("activation", activation, ACTIVATIONS)
     n_layers = check_params(params)
     check_whole("batch_size", batch_size, 1)
     X = check_inputs(X, params)
-    dtype = params["W1"].dtype
-    result = np.empty((len(X), params[f"W{n_layers}"].shape[1]), dtype=dtype)   # (N, C)
+    result = np.empty((len(X), params[f"W{n_layers}"].shape[1]), dtype=params["W1"].dtype)
     for start in range(0, len(X), batch_size):
-        chunk = X[start:start + batch_size].astype(dtype, copy=False)
+        chunk = X[start:start + batch_size].astype(params["W1"].dtype, copy=False)
         result[start:start + len(chunk)] = forward(params, chunk, activation)[0]
     return result
 
 
 def predict(params, X, activation, batch_size=1000):
-    """Class predictions (N,) of a classifier for X (N, D): the argmax of the logits, or
-    for a one-output network trained with binary_cross_entropy, 1 where its logit is > 0
-    (probability > 0.5), else 0. A regression network's values come from outputs():
-    predict() would turn them into 0/1 classes."""
+    """Class predictions (N,) of a classifier: the argmax of the logits, or for a one-output
+    network (binary_cross_entropy) 1 where its logit is > 0, i.e. probability > 0.5. A
+    regression network's values come from outputs()."""
     logits = outputs(params, X, activation, batch_size)
     if logits.shape[1] == 1:
         return (logits[:, 0] > 0).astype(np.int64)
@@ -546,12 +543,10 @@ def accuracy(labels, predictions):
 
 
 def evaluate(params, X, targets, loss="cross_entropy", *, activation, batch_size=1000):
-    """(mean loss, accuracy) of the network on X, dropout off, in chunks of batch_size.
-
-    Accuracy is None for the mse loss (regression has no classes). Draws no random numbers.
-    """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
+    """(mean loss, accuracy) on X, dropout off, batch_size rows at a time; accuracy is None
+    for mse (regression has no classes). Draws no random numbers."""
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("loss", loss, LOSSES)
     check_params(params)
     check_whole("batch_size", batch_size, 1)
     X, targets = check_dataset(params, X, targets, loss, "evaluation")
@@ -574,10 +569,8 @@ def count_correct(logits, targets, loss):
 
 
 def confusion_matrix(labels, predictions, n_classes):
-    """counts (n_classes, n_classes): counts[t, p] = how often class t was predicted as p.
-
-    Row t sums to the number of samples of class t; the diagonal holds the correct ones.
-    """
+    """counts (C, C): counts[t, p] = how often class t was predicted as p. Row t sums to
+    the samples of class t; the diagonal holds the right answers."""
     labels = check_labels(labels, len(labels), n_classes)
     predictions = check_labels(predictions, len(labels), n_classes)
     flat = labels * n_classes + predictions
@@ -585,12 +578,10 @@ def confusion_matrix(labels, predictions, n_classes):
 
 
 def precision_recall(counts):
-    """Per-class (precision, recall) from a confusion matrix counts[true, predicted].
-
-    precision[k] = counts[k, k] / counts[:, k].sum()   of the samples called k, how many are k
+    """Per-class (precision, recall) of a confusion matrix counts[true, predicted]:
+    precision[k] = counts[k, k] / counts[:, k].sum()   of the samples called k, how many are
     recall[k]    = counts[k, k] / counts[k, :].sum()   of the samples that are k, how many found
-    A class never predicted (or never present) gets precision (or recall) 0.
-    """
+    A class never predicted (or never present) gets precision (or recall) 0."""
     correct = np.diag(counts).astype(np.float64)
     predicted, actual = counts.sum(axis=0), counts.sum(axis=1)
     precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
@@ -598,7 +589,7 @@ def precision_recall(counts):
     return precision, recall
 
 
-# ---------------------------------------------------------------- gradient check
+# ---------------------------------------------------------------- the gradient check
 
 def gradient_check(params, X, targets, loss="cross_entropy", *, activation, dropout=0.0,
                    step=1e-5, seed=0, entries=None):
@@ -607,33 +598,25 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
     Everything is copied to float64. For every entry P[j] of every parameter array P:
         numeric[j] = (L(P[j] + step) - L(P[j] - step)) / (2 * step)     (central difference)
     and error(P) = |analytic - numeric| / (|analytic| + |numeric|), with |.| the Euclidean
-    norm over the entries checked. The result is the largest error(P). A correct backward
-    gives about 1e-9; a wrong one, 1e-2 or more. NaN or infinity anywhere raises a
-    FloatingPointError: it is a failure, never a pass. With dropout, each evaluation
-    redraws the same masks from np.random.default_rng(seed). Costs two forward passes per
-    entry: use a handful of samples, and for a large network `entries=20` checks 20
-    entries of each array, drawn from default_rng(seed). relu has a kink at z = 0, where
-    no derivative exists: give the biases small random values first, or a row of inputs
-    that dropout zeroed makes z exactly 0 (= the zero bias) and the check reports a false
-    alarm.
+    norm over the entries checked; the result is the largest error(P). A correct backward
+    gives about 1e-9, a wrong one 1e-2 or more; NaN or infinity raises FloatingPointError.
+    With dropout, each evaluation redraws the same masks from default_rng(seed). It costs
+    two forward passes per entry: for a large network, entries=20 checks 20 entries of
+    each array. relu has a kink at z = 0 where no derivative exists: give the biases small
+    random values first, or an input that dropout zeroed lands on it.
     """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("loss", loss, LOSSES)
     check_params(params)
     X = check_inputs(X, params).astype(np.float64)
     params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
-    loss_fn = LOSSES[loss]
 
     def loss_and_grads():
-        rng = np.random.default_rng(seed)
-        logits, cache = forward(params, X, activation, dropout, rng)
-        loss_value, dlogits = loss_fn(logits, targets)
-        return loss_value, cache, dlogits
+        logits, cache = forward(params, X, activation, dropout, np.random.default_rng(seed))
+        return (*LOSSES[loss](logits, targets), cache)
 
-    _, cache, dlogits = loss_and_grads()
-    analytic = backward(params, cache, dlogits)
-    pick = np.random.default_rng(seed)
-    worst = 0.0
+    _, dlogits, cache = loss_and_grads()
+    analytic, pick, worst = backward(params, cache, dlogits), np.random.default_rng(seed), 0.0
     for key, param in params.items():
         flat = param.reshape(-1)                                   # a view: writes reach param
         checked = np.arange(flat.size)
@@ -645,49 +628,39 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
             flat[j] = saved + step
             loss_plus = loss_and_grads()[0]
             flat[j] = saved - step
-            loss_minus = loss_and_grads()[0]
+            numeric[n] = (loss_plus - loss_and_grads()[0]) / (2 * step)
             flat[j] = saved
-            numeric[n] = (loss_plus - loss_minus) / (2 * step)
         exact = analytic[key].reshape(-1)[checked]
-        if not (np.isfinite(exact).all() and np.isfinite(numeric).all()):
-            raise FloatingPointError(f"gradient check of {key}: NaN or infinity in the "
-                                     f"{'analytic' if not np.isfinite(exact).all() else 'numeric'}"
-                                     f" gradient; check the targets and backward()")
+        for name, values in (("analytic", exact), ("numeric", numeric)):
+            if not np.isfinite(values).all():
+                raise FloatingPointError(f"gradient check of {key}: NaN or infinity in the "
+                                         f"{name} gradient; check the targets and backward()")
         scale = np.linalg.norm(exact) + np.linalg.norm(numeric)
-        error = np.linalg.norm(exact - numeric) / max(scale, 1e-300)
-        worst = max(worst, float(error))
+        worst = max(worst, float(np.linalg.norm(exact - numeric) / max(scale, 1e-300)))
     return worst
 
 
 # ---------------------------------------------------------------- the training doctor
-# The checks that experts run by hand when a network will not learn, as code: diagnose()
-# reads the history that train() returns, sanity_check() tries the setup before a long run,
-# and find_lr() looks for a learning rate. Every threshold below is a rule of thumb with
-# its source beside it: a reason to look closer, not a law. The sources:
-#   CS231n, "Neural Networks Part 3: babysitting the learning process" (Karpathy et al.)
-#   Karpathy, "A Recipe for Training Neural Networks" (2019)
-#   Smith, "Cyclical Learning Rates for Training Neural Networks" (2017)
+# The checks that experts run by hand when a network will not learn, as code: train()
+# keeps notes on each layer (the watch), diagnose() reads them in the history, one small
+# function per rule; sanity_check() tries the setup before a long run, find_lr() looks for
+# a learning rate. Every threshold is a rule of thumb with its source: a reason to look
+# closer, not a law. CS231n, "Neural Networks Part 3" (Karpathy et al.); Karpathy, "A
+# Recipe for Training Neural Networks" (2019); Smith, "Cyclical Learning Rates for
+# Training Neural Networks" (2017).
 
-
-# The layer watch. While it trains, train() watches each layer on a sample of batches:
-# about WATCHED_BATCHES per epoch, every k-th one. Sizes and steps are measured on every
-# k-th entry of each weight matrix, at most WATCHED_ENTRIES of them: an estimate from
-# 65,536 entries is as good as one from all 800,000, for a tenth of the copying. The
-# watch also keeps the epoch's running totals (loss, correct answers, time) and the
-# divergence rule's reference loss.
+# The watch: about WATCHED_BATCHES batches an epoch, every k-th one, and on them at most
+# WATCHED_ENTRIES entries of each weight matrix (an estimate from 65,536 entries is as
+# good as one from all 800,000, for a tenth of the copying).
 WATCHED_BATCHES = 40
 WATCHED_ENTRIES = 1 << 16
-
 # A sigmoid or tanh unit is saturated when its output is within 0.01 of a flat end, where
-# its derivative is nearly 0 and it stops learning: sigmoid(4.6) = 0.990, tanh(2.65) = 0.990.
+# its slope is nearly 0 and it stops learning: sigmoid(4.6) = 0.990, tanh(2.65) = 0.990.
 SATURATED_Z = {"sigmoid": 4.6, "tanh": 2.65}
-
-# How far above where it started the loss may climb before train() calls the run diverged.
-# A run that learns brings its loss down, and batch-to-batch noise moves it by tens of per
-# cent, not by a factor of a hundred: that happens only when each step throws the weights
-# further out than the last. The reference is the first batch's loss, but never below
-# chance_loss, so a run resumed from a good model (loss 0.01) is not stopped by an
-# ordinary bad batch.
+# A loss 100x where it started: batch-to-batch noise moves a loss by tens of per cent, not
+# a hundredfold; that happens when each step throws the weights further than the last.
+# The start is never taken below chance_loss, so a resumed good model (loss 0.01) is not
+# stopped by one ordinary bad batch.
 DIVERGED_FACTOR = 100
 
 
@@ -718,49 +691,36 @@ def check_loss(watch, batch_loss, logits, epoch, batch, lr):
         watch["chance_loss"] = chance_loss(watch["loss"], logits.shape[1])
         watch["reference"] = max(batch_loss, watch["chance_loss"] or 0)
     if not batch_loss <= DIVERGED_FACTOR * watch["reference"]:      # also catches NaN
-        raise FloatingPointError(diverged_message(batch_loss, watch["reference"], epoch,
-                                                  batch, lr, logits.dtype))
-
-
-def diverged_message(batch_loss, reference, epoch, batch, lr, dtype):
-    """What to say when the loss is NaN, infinite or DIVERGED_FACTOR times its start."""
-    seen = (f"the loss became {batch_loss:.3g} at epoch {epoch}, batch {batch} (it started "
-            f"near {reference:.3g}): training diverged.")
-    if np.dtype(dtype) == np.float16:
-        return (seen + " The parameters are float16, whose largest number is 65504: "
-                "activations and gradients overflow it. Use float32 (init_params' default).")
-    return (seen + f" The steps are too large for this network: try a learning rate 10x "
-            f"lower (lr={lr} now), or find one with find_lr(); and check that the inputs "
-            f"are scaled (e.g. to [0, 1] or to mean 0, std 1).")
+        seen = (f"the loss became {batch_loss:.3g} at epoch {epoch}, batch {batch} (it "
+                f"started near {watch['reference']:.3g}): training diverged.")
+        if logits.dtype == np.float16:
+            raise FloatingPointError(seen + " The parameters are float16, whose largest "
+                                     "number is 65504: activations and gradients overflow "
+                                     "it. Use float32 (init_params' default).")
+        raise FloatingPointError(seen + f" The steps are too large for this network: try a "
+                                 f"learning rate 10x lower (lr={lr} now), or find one with "
+                                 f"find_lr(); and check that the inputs are scaled (e.g. to "
+                                 f"[0, 1] or to mean 0, std 1).")
 
 
 def chance_loss(loss, n_outputs):
     """The loss of a network that knows nothing yet and says so: ln(C) for C classes
     (every class at 1/C), ln(2) for a yes/no output; None for mse (it depends on the
     targets' scale)."""
-    if loss == "cross_entropy":
-        return math.log(n_outputs)
-    if loss == "binary_cross_entropy":
-        return math.log(2)
-    return None
+    return {"cross_entropy": math.log(n_outputs), "binary_cross_entropy": math.log(2)}.get(loss)
 
 
-def run_settings(targets, loss, activation, optimizer, epochs, batch_size, lr, schedule,
-                 final_lr, dropout, augment, keep_best, patience, momentum=None, beta1=None,
-                 nesterov=False, weight_decay=0.0):
+def run_settings(targets, settings):
     """What the doctor must know of a run so as not to prescribe what is already on: the
-    settings train() was given (momentum is SGD's momentum or Adam's beta1), whether it
-    augmented, and for mse the targets' mean, std and variance."""
-    settings = {"loss": loss, "activation": activation, "optimizer": optimizer,
-                "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
-                "final_lr": final_lr, "momentum": beta1 if momentum is None else momentum,
-                "nesterov": nesterov, "weight_decay": weight_decay, "dropout": dropout,
-                "augment": augment is not None, "keep_best": keep_best, "patience": patience}
-    if loss == "mse":
-        settings["target_mean"] = float(np.mean(targets))
-        settings["target_std"] = float(np.std(targets))
-        settings["target_variance"] = float(np.var(targets, axis=0).mean())  # mse of the mean
-    return settings
+    settings train() was given (momentum: SGD's, or Adam's beta1), whether it augmented,
+    and for mse the targets' mean, std and variance."""
+    run = dict(settings, augment=settings["augment"] is not None,
+               momentum=0.9 if settings["momentum"] is None else settings["momentum"],
+               nesterov=bool(settings["nesterov"]))
+    if settings["loss"] == "mse":
+        run.update(target_mean=float(np.mean(targets)), target_std=float(np.std(targets)),
+                   target_variance=float(np.var(targets, axis=0).mean()))   # mse of the mean
+    return run
 
 
 def watch_before_step(watch, params, batch):
@@ -806,28 +766,21 @@ def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
                                          trained (dropout on; accuracy None for mse)
         val_loss, val_accuracy           from validation = (loss, accuracy), or None
         best_epoch                       the epoch of the lowest val_loss so far (or None)
-        lr                               at the epoch's end
-        seconds, samples_per_second      validation included
+        lr, seconds, samples_per_second  at the epoch's end; validation's time included
         layers                           each layer's health (see layer_report)
     The first record also holds initial_loss (the first batch's, before any step),
     chance_loss, and the run's settings (see run_settings)."""
     seconds = time.perf_counter() - watch["started"]
-    record = {
-        "epoch": epoch,
-        "loss": watch["total_loss"] / watch["samples"],
-        "train_accuracy": None if watch["loss"] == "mse" else watch["correct"] / watch["samples"],
-        "val_loss": validation[0],
-        "val_accuracy": validation[1],
-        "best_epoch": best_epoch if validation[0] is not None else None,
-        "lr": lr,
-        "seconds": seconds,
-        "samples_per_second": watch["samples"] / seconds,
-        "layers": layer_report(watch, params, activation),
-    }
+    record = {"epoch": epoch, "loss": watch["total_loss"] / watch["samples"],
+              "train_accuracy": None if watch["loss"] == "mse" else
+              watch["correct"] / watch["samples"],
+              "val_loss": validation[0], "val_accuracy": validation[1],
+              "best_epoch": best_epoch if validation[0] is not None else None,
+              "lr": lr, "seconds": seconds, "samples_per_second": watch["samples"] / seconds,
+              "layers": layer_report(watch, params, activation)}
     if epoch == 1:
-        record["initial_loss"] = watch["initial_loss"]
-        record["chance_loss"] = watch["chance_loss"]
-        record["settings"] = watch["settings"]
+        record.update(initial_loss=watch["initial_loss"], chance_loss=watch["chance_loss"],
+                      settings=watch["settings"])
     start_epoch(watch, params)
     return record
 
@@ -840,15 +793,15 @@ def layer_report(watch, params, activation):
     report = []
     n_layers = len(params) // 2
     for i in range(1, n_layers + 1):
-        dead = saturated = None
-        if i < n_layers and activation == "relu":
-            dead = 1 - float(watch["fired"][i - 1].mean())
-        if i < n_layers and activation in SATURATED_Z:
-            saturated = float((watch["saturated"][i - 1] > watch["watched_samples"] / 2).mean())
-        report.append({"layer": i, "weight_rms": rms(params[f"W{i}"]),
-                       "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
-                       "update_ratio": float(watch["update_ratio"][i - 1] / watch["batches"]),
-                       "dead": dead, "saturated": saturated})
+        hidden = i < n_layers
+        report.append({
+            "layer": i, "weight_rms": rms(params[f"W{i}"]),
+            "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
+            "update_ratio": float(watch["update_ratio"][i - 1] / watch["batches"]),
+            "dead": 1 - float(watch["fired"][i - 1].mean())
+            if hidden and activation == "relu" else None,
+            "saturated": float((watch["saturated"][i - 1] > watch["watched_samples"] / 2).mean())
+            if hidden and activation in SATURATED_Z else None})
     return report
 
 
@@ -863,41 +816,46 @@ def watched_entries(W):
     return W.reshape(-1)[::max(1, W.size // WATCHED_ENTRIES)]
 
 
-# CS231n: "the ratio of the update magnitudes to the value magnitudes ... should be
-# somewhere around 1e-3. If it is lower than this then the learning rate might be too low.
-# If it is higher then the learning rate is likely too high." Read on the first epoch,
-# where a decaying schedule's rate is highest, as the median over the layers. Healthy runs
-# sit a few times above it (Adam at lr 2e-3 on MNIST: 7e-3), so the alarms are far out:
-# "too low" 30x below 1e-3, "too high" 50x above it. The high mark is calibrated with
-# find_lr (see there) on MNIST and scikit-learn's wine, digits and breast cancer sets,
-# with SGD (momentum 0.9) and Adam: training at find_lr's suggestion gave ratios of 2e-3
-# to 4.6e-2, and no alarm; most rates that cost accuracy gave 5e-2 to 8e-2, or diverged
-# (one did at 3.4e-2: Adam on MNIST at 9x the suggestion, 2.5 points lower). A rate a
-# few times too high is left to the other rules (the README's lr-10x run is caught by
-# its dead units, at a ratio of 2e-2).
-UPDATE_RATIO_GOOD = 1e-3
-UPDATE_RATIO_HIGH = 5e-2
-UPDATE_RATIO_LOW = 1e-3 / 30
-# CS231n: "as much as 40% of your network can be 'dead' ... if the learning rate is set
-# too high". An alarm at a quarter of a layer's units.
-DEAD_SHARE = 0.25
-SATURATED_SHARE = 0.25
-# Vanishing gradients: the first layer's gradients 100x smaller than the last layer's.
+# The rules' thresholds. CS231n: "the ratio of the update magnitudes to the value
+# magnitudes ... should be somewhere around 1e-3"; read on the first epoch, where a
+# decaying schedule's rate is highest, as the median over the layers. Healthy runs sit a
+# few times above it, so the alarms are far out: 30x below, 50x above (the high mark is
+# where training at find_lr's suggestion never reaches, and rates that cost accuracy do).
+UPDATE_RATIO_GOOD, UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW = 1e-3, 5e-2, 1e-3 / 30
+# CS231n: "as much as 40% of your network can be 'dead'": an alarm at a quarter of a layer.
+DEAD_SHARE = SATURATED_SHARE = 0.25
+# Vanishing gradients: the first layer's 100x smaller than the last layer's.
 VANISHING_RATIO = 1e-2
-# Memorising: training accuracy 5 points above validation, the gap wider than in epoch 1,
-# and the training loss below a quarter of chance (the network does fit its training set).
-# For regression: the validation loss 10% above its lowest while the training loss fell.
-MEMORISING_GAP = 0.05
-RISEN = 1.1
+# Memorising: training accuracy 5 points above validation and the gap widening, the
+# training loss below a quarter of chance; for regression, the validation loss 10% above
+# its lowest while the training loss fell.
+MEMORISING_GAP, RISEN = 0.05, 1.1
 # Targets far from mean 0, std 1 make the first steps huge, or tiny (LeCun et al.,
-# "Efficient BackProp", 1998: the same holds for the outputs as for the inputs).
+# "Efficient BackProp", 1998: what holds for the inputs holds for the outputs).
 TARGET_SCALE = 10
 
 
+def diagnose(history):
+    """What looks wrong in a run, from train()'s history: a list of findings, each a dict
+    with "check" (a short name), "seen" (the numbers), "cause" (a plain sentence), and
+    "remedies" and "try" (see finding), fitted to the run's settings, never prescribing
+    what is already on. An empty list means nothing looks wrong."""
+    if not history:
+        return []
+    run = history[0].get("settings", {})
+    if not all(math.isfinite(record["loss"]) for record in history):
+        return [finding("loss not finite", f"the loss reached "
+                        f"{max(record['loss'] for record in history)}",
+                        "the steps are too large, so the weights grow until they overflow",
+                        [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")])]
+    return (loss_at_start(history) + target_scale(run) + gradients_and_steps(history, run)
+            + units(history, run) + fitting_findings(history, run) + not_learning(history))
+
+
 def finding(check, seen, cause, remedies):
-    """One finding of the doctor: what was seen, its likely cause, and remedies, the most
-    promising first. "try" says them all in nn.py's argument names; each remedy's "set"
-    holds the settings it changes ({"lr": 0.0002}) where it is a change of setting, so a
+    """One finding: what was seen, its likely cause, and remedies, the most promising
+    first. "try" says them all in nn.py's argument names; each remedy's "set" holds the
+    settings it changes ({"lr": 0.0002}) where it is a change of setting, so that a
     program with flags of its own (mnist.py) can say it its own way."""
     return {"check": check, "seen": seen, "cause": cause, "remedies": remedies,
             "try": "; ".join(remedy["say"] for remedy in remedies)}
@@ -916,104 +874,78 @@ def advice(text):
 
 def new_lr(run, factor):
     """A remedy of a learning rate `factor` times the run's, rounded to one digit."""
-    if run.get("lr") is None:
+    if "lr" not in run:                          # a history made by hand, without settings
         return advice(f"a learning rate {max(factor, 1 / factor):.0f}x "
                       f"{'higher' if factor > 1 else 'lower'}")
     return change(lr=float(f"{run['lr'] * factor:.1g}"))
 
 
-def regularisers(run):
-    """Remedies for memorising that the run does not use yet, strongest first."""
-    if not run:                              # a history from before runs kept their settings
-        return [advice("dropout=0.3, weight_decay, more data (or augmentation), a smaller "
-                       "network, or fewer epochs")]
-    remedies = []
-    if not run["augment"]:
-        remedies.append({"say": "augment=a function that varies each batch (shifts, small "
-                                "turns, noise)", "set": {"augment": True}})
-    if run["dropout"] < 0.3:
-        remedies.append(change(dropout=0.3))
-    elif run["dropout"] < 0.5:
-        remedies.append(change(dropout=0.5))
-    if not run["keep_best"]:
-        remedies.append(change(keep_best=True))
-    remedies.append(advice("more data, or a smaller network"))
-    return remedies
-
-
-def diagnose(history):
-    """What looks wrong in a run, from train()'s history: a list of findings, each a dict
-    with "check" (a short name), "seen" (the numbers), "cause" (a plain sentence) and
-    "try" and "remedies" (see finding). Remedies fit the run: the doctor reads the run's
-    settings in the history and never prescribes what is already on. An empty list means
-    nothing looks wrong."""
-    if not history:
+def loss_at_start(history):
+    """Karpathy, "verify loss @ init"; CS231n, "look for correct loss at chance performance":
+    He-initialised networks start a little above ln(C), output weights 100x too large 10x
+    above it. The alarm: 3x away, either way."""
+    initial, chance = history[0].get("initial_loss"), history[0].get("chance_loss")
+    if not chance or initial is None or chance / 3 < initial < 3 * chance:
         return []
-    found = []
-    first, last = history[0], history[-1]
-    run = first.get("settings", {})
-    losses = [record["loss"] for record in history]
-    if not all(math.isfinite(value) for value in losses):
-        found.append(finding(
-            "loss not finite", f"the loss reached {max(losses)}",
-            "the steps are too large, so the weights grow until they overflow",
-            [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")]))
-        return found
+    return [finding("loss at start", f"the loss before any step was {initial:.3g}; a network "
+                    f"that knows nothing yet should start near ln(C) = {chance:.3g}, within 3x",
+                    "the outputs start too large or too small: the last layer's weights are "
+                    "scaled wrongly, or the inputs are not scaled",
+                    [advice("init_params' own he/glorot scaling, unchanged"),
+                     advice("inputs scaled to [0, 1] or to mean 0, std 1")])]
 
-    # Karpathy, "verify loss @ init"; CS231n, "look for correct loss at chance performance".
-    # He-initialised networks start somewhat above ln(C) (2.7 for 3 classes, measured);
-    # output weights 100x too large start 10x above it. The alarm: 3x away, either way.
-    initial, chance = first.get("initial_loss"), first.get("chance_loss")
-    if chance and initial is not None and not chance / 3 < initial < 3 * chance:
-        found.append(finding(
-            "loss at start", f"the loss before any step was {initial:.3g}; a network that "
-            f"knows nothing yet should start near ln(C) = {chance:.3g}, within 3x",
-            "the outputs start too large or too small: the last layer's weights are "
-            "scaled wrongly, or the inputs are not scaled",
-            [advice("init_params' own he/glorot scaling, unchanged"),
-             advice("inputs scaled to [0, 1] or to mean 0, std 1")]))
 
-    if run.get("loss") == "mse":
-        mean, std = run["target_mean"], run["target_std"]
-        if not (abs(mean) < TARGET_SCALE and 1 / TARGET_SCALE < std < TARGET_SCALE):
-            found.append(finding(
-                "target scale", f"the targets have mean {mean:.3g} and std {std:.3g}",
-                "the network's outputs start near 0 with a spread near 1, so it spends its "
-                "steps, and its first layers' scale, on reaching the targets' range",
-                [advice("targets scaled to mean 0, std 1 (t = (y - mean) / std; predict "
-                        "y = t * std + mean)")]))
+def target_scale(run):
+    """Regression targets far from mean 0, std 1."""
+    if run.get("loss") != "mse":
+        return []
+    mean, std = run["target_mean"], run["target_std"]
+    if abs(mean) < TARGET_SCALE and 1 / TARGET_SCALE < std < TARGET_SCALE:
+        return []
+    return [finding("target scale", f"the targets have mean {mean:.3g} and std {std:.3g}",
+                    "the network's outputs start near 0 with a spread near 1, so it spends "
+                    "its steps, and its first layers' scale, on reaching the targets' range",
+                    [advice("targets scaled to mean 0, std 1 (t = (y - mean) / std; predict "
+                            "y = t * std + mean)")])]
 
-    gradients = [layer["grad_rms"] for layer in first["layers"]]
+
+def gradients_and_steps(history, run):
+    """Vanishing gradients, and a learning rate far too high or too low, from epoch 1."""
+    layers, found = history[0]["layers"], []
+    gradients = [layer["grad_rms"] for layer in layers]
+    ratios = sorted(layer["update_ratio"] for layer in layers)
+    ratio = ratios[len(ratios) // 2]
     vanishing = len(gradients) >= 3 and gradients[0] < VANISHING_RATIO * gradients[-1]
     if vanishing:
-        found.append(finding(
-            "vanishing gradients", f"the first layer's gradients (rms {gradients[0]:.1e}) "
-            f"are {gradients[-1] / max(gradients[0], 1e-30):,.0f}x smaller than the last "
-            f"layer's ({gradients[-1]:.1e})",
-            "each sigmoid/tanh layer multiplies the gradient by its slope (at most 0.25 "
-            "for sigmoid), so deep stacks of them starve the first layers",
-            ([change(activation="relu", init="he")]
-             if run.get("activation") not in ("relu", "leaky_relu") else [])
-            + [advice("fewer layers")]))
-
-    ratios = sorted(layer["update_ratio"] for layer in first["layers"])
-    ratio = ratios[len(ratios) // 2]
+        found.append(finding("vanishing gradients", f"the first layer's gradients (rms "
+                        f"{gradients[0]:.1e}) are {gradients[-1] / max(gradients[0], 1e-30):,.0f}x "
+                        f"smaller than the last layer's ({gradients[-1]:.1e})",
+                        "each sigmoid/tanh layer multiplies the gradient by its slope (at most "
+                        "0.25 for sigmoid), so deep stacks of them starve the first layers",
+                        ([change(activation="relu", init="he")]
+                         if run.get("activation") not in ("relu", "leaky_relu") else [])
+                        + [advice("fewer layers")]))
     if ratio > UPDATE_RATIO_HIGH:
-        found.append(finding(
-            "learning rate too high", f"each step changed the weights by {ratio:.1e} of "
-            f"their size in epoch 1; about 1e-3 is healthy",
-            "the learning rate is too high: steps overshoot and undo each other",
-            [new_lr(run, 3 * UPDATE_RATIO_GOOD / ratio), advice("or measure one: find_lr()")]))
+        found.append(finding("learning rate too high", f"each step changed the weights by "
+                        f"{ratio:.1e} of their size in epoch 1; about 1e-3 is healthy",
+                        "the learning rate is too high: steps overshoot and undo each other",
+                        [new_lr(run, 3 * UPDATE_RATIO_GOOD / ratio),
+                         advice("or measure one: find_lr()")]))
     elif ratio < UPDATE_RATIO_LOW and not vanishing:
         # (with vanishing gradients the layers' ratios differ by orders of magnitude, and
         # a higher learning rate would only blow up the last layers)
-        found.append(finding(
-            "learning rate too low", f"each step changed the weights by only {ratio:.1e} of "
-            f"their size in epoch 1; about 1e-3 is healthy",
-            "the learning rate is too low: the network barely moves",
-            [new_lr(run, UPDATE_RATIO_GOOD / ratio / 3), advice("or measure one: find_lr()")]))
+        found.append(finding("learning rate too low", f"each step changed the weights by only "
+                        f"{ratio:.1e} of their size in epoch 1; about 1e-3 is healthy",
+                        "the learning rate is too low: the network barely moves",
+                        [new_lr(run, UPDATE_RATIO_GOOD / ratio / 3),
+                         advice("or measure one: find_lr()")]))
+    return found
 
-    for layer in last["layers"]:
+
+def units(history, run):
+    """Dead relu units, and sigmoid or tanh units stuck at a flat end, in the last epoch."""
+    found = []
+    for layer in history[-1]["layers"]:
         if layer["dead"] is not None and layer["dead"] > DEAD_SHARE:
             found.append(finding(
                 "dead units", f"{100 * layer['dead']:.0f}% of layer {layer['layer']}'s relu "
@@ -1027,21 +959,20 @@ def diagnose(history):
                 f"{layer['layer']}'s units sat at a flat end of their activation on most "
                 f"samples", "large inputs to sigmoid/tanh, where the slope is almost 0: "
                 "those units stop learning",
-                [change(activation="relu", init="he"),
-                 advice("inputs scaled to mean 0, std 1")]))
-
-    found += fitting_findings(history, run)
-
-    # Flat loss: Karpathy, "overfit one batch" first; a run that cannot cut its own
-    # training loss by a tenth is not learning at all.
-    start = first.get("initial_loss", first["loss"])
-    if len(history) >= 2 and last["loss"] > 0.9 * start:
-        found.append(finding(
-            "not learning", f"the training loss went from {start:.3g} to only {last['loss']:.3g}",
-            "the learning rate is too low, or the network is too small for the task",
-            [advice("a higher learning rate (find_lr())"), advice("more or wider layers"),
-             advice("sanity_check()")]))
+                [change(activation="relu", init="he"), advice("inputs scaled to mean 0, std 1")]))
     return found
+
+
+def not_learning(history):
+    """Karpathy: "overfit one batch" first; a run that cannot cut its own training loss by
+    a tenth is not learning at all."""
+    start, last = history[0].get("initial_loss", history[0]["loss"]), history[-1]["loss"]
+    if len(history) < 2 or last <= 0.9 * start:
+        return []
+    return [finding("not learning", f"the training loss went from {start:.3g} to only "
+                    f"{last:.3g}", "the learning rate is too low, or the network is too small "
+                    "for the task", [advice("a higher learning rate (find_lr())"),
+                                     advice("more or wider layers"), advice("sanity_check()")])]
 
 
 def fitting_findings(history, run):
@@ -1050,47 +981,47 @@ def fitting_findings(history, run):
     first, last = history[0], history[-1]
     if last.get("val_loss") is None or len(history) < 2:
         return []
-    found = []
-    chance = first.get("chance_loss")
-    val_losses = [record["val_loss"] for record in history]
-    best = int(np.argmin(val_losses))                      # the epoch, counted from 0
-    if last["val_accuracy"] is not None:
-        accuracies = [record["val_accuracy"] for record in history]
-        gap = last["train_accuracy"] - last["val_accuracy"]
-        fits = chance is None or last["loss"] < chance / 4
-        if gap > MEMORISING_GAP and gap > first["train_accuracy"] - first["val_accuracy"]:
-            if fits:
-                found.append(finding(
-                    "memorising", f"training accuracy {100 * last['train_accuracy']:.1f}% "
-                    f"but validation {100 * last['val_accuracy']:.1f}%, and the gap is "
-                    f"growing", "the network learns the training samples by heart instead "
-                    "of what they have in common", regularisers(run)))
-            elif run.get("dropout", 0) > 0:
-                found.append(finding(
-                    "dropout too strong", f"validation accuracy "
-                    f"{100 * last['val_accuracy']:.1f}% is below training's "
-                    f"{100 * last['train_accuracy']:.1f}% (measured with dropout on), "
-                    f"though the training loss {last['loss']:.3g} is still far from 0",
-                    "the network does not even fit its training data, and does worse with "
-                    "all its units on than with dropout: dropout in every layer of a deep, "
-                    "narrow network changes each layer's input too much between training "
-                    "and use", [change(dropout=0), change(dropout=run["dropout"] / 3)]))
-        peak = int(np.argmax(accuracies))
-        if len(history) >= 4 and peak <= len(history) - 3 \
-                and accuracies[-1] < accuracies[peak] - 0.005 and not run.get("keep_best"):
+    if last["val_accuracy"] is None:
+        return regression_fit(history, run)
+    found, chance = [], first.get("chance_loss")
+    accuracies = [record["val_accuracy"] for record in history]
+    gap = last["train_accuracy"] - last["val_accuracy"]
+    if gap > MEMORISING_GAP and gap > first["train_accuracy"] - first["val_accuracy"]:
+        if chance is None or last["loss"] < chance / 4:
             found.append(finding(
-                "past its best", f"validation accuracy peaked at {100 * accuracies[peak]:.2f}% "
-                f"in epoch {peak + 1} and ended at {100 * accuracies[-1]:.2f}%",
-                "training went on after the network stopped generalising better",
-                [change(keep_best=True), change(epochs=peak + 1)]))
-        return found
+                "memorising", f"training accuracy {100 * last['train_accuracy']:.1f}% but "
+                f"validation {100 * last['val_accuracy']:.1f}%, and the gap is growing",
+                "the network learns the training samples by heart instead of what they have "
+                "in common", regularisers(run)))
+        elif run.get("dropout", 0) > 0:
+            found.append(finding(
+                "dropout too strong", f"validation accuracy {100 * last['val_accuracy']:.1f}% "
+                f"is below training's {100 * last['train_accuracy']:.1f}% (measured with "
+                f"dropout on), though the training loss {last['loss']:.3g} is still far from 0",
+                "the network does not even fit its training data, and does worse with all its "
+                "units on than with dropout: dropout in every layer of a deep, narrow network "
+                "changes each layer's input too much between training and use",
+                [change(dropout=0), change(dropout=run["dropout"] / 3)]))
+    peak = int(np.argmax(accuracies))
+    if len(history) >= 4 and peak <= len(history) - 3 and not run.get("keep_best") \
+            and accuracies[-1] < accuracies[peak] - 0.005:
+        found.append(finding(
+            "past its best", f"validation accuracy peaked at {100 * accuracies[peak]:.2f}% in "
+            f"epoch {peak + 1} and ended at {100 * accuracies[-1]:.2f}%",
+            "training went on after the network stopped generalising better",
+            [change(keep_best=True), change(epochs=peak + 1)]))
+    return found
 
-    # Regression: the losses tell it all.
-    if val_losses[-1] > RISEN * val_losses[best] and last["loss"] < history[best]["loss"]:
+
+def regression_fit(history, run):
+    """fitting_findings for regression: the losses tell it all."""
+    val_losses = [record["val_loss"] for record in history]
+    best, found = int(np.argmin(val_losses)), []
+    if val_losses[-1] > RISEN * val_losses[best] and history[-1]["loss"] < history[best]["loss"]:
         found.append(finding(
             "memorising", f"the validation loss was lowest in epoch {best + 1} "
             f"({val_losses[best]:.3g}) and ended at {val_losses[-1]:.3g}, while the training "
-            f"loss fell from {history[best]['loss']:.3g} to {last['loss']:.3g}",
+            f"loss fell from {history[best]['loss']:.3g} to {history[-1]['loss']:.3g}",
             "the network learns the training samples by heart instead of what they have in "
             "common", regularisers(run)))
         if len(history) >= 4 and best <= len(history) - 3 and not run.get("keep_best"):
@@ -1109,6 +1040,19 @@ def fitting_findings(history, run):
     return found
 
 
+def regularisers(run):
+    """Remedies for memorising that the run does not use yet, strongest first."""
+    remedies = []
+    if not run.get("augment"):
+        remedies.append({"say": "augment=a function that varies each batch (shifts, small "
+                                "turns, noise)", "set": {"augment": True}})
+    if run.get("dropout", 0) < 0.5:
+        remedies.append(change(dropout=0.3 if run.get("dropout", 0) < 0.3 else 0.5))
+    if not run.get("keep_best"):
+        remedies.append(change(keep_best=True))
+    return remedies + [advice("more data, or a smaller network")]
+
+
 def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samples=50,
                  steps=300, lr=1e-3, rng=None):
     """Checks to run before a long training; params are left untouched (copies are used).
@@ -1124,15 +1068,13 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
     From Karpathy's recipe ("verify loss @ init", "overfit one batch", "input-independent
     baseline") and CS231n's gradient checks.
     """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("loss", loss, LOSSES)
     n_layers = check_params(params)
     X, targets = check_dataset(params, X, targets, loss, "sanity check")
-    rng = as_generator(rng)
-    chosen = rng.choice(len(X), size=min(n_samples, len(X)), replace=False)
+    chosen = as_generator(rng).choice(len(X), size=min(n_samples, len(X)), replace=False)
     X_small, targets_small = X[chosen], targets[chosen]
     results = []
-
     start_loss = evaluate(params, X_small, targets_small, loss, activation=activation)[0]
     chance = chance_loss(loss, params[f"W{n_layers}"].shape[1])
     if chance is not None:
@@ -1140,24 +1082,22 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
                         "seen": f"{start_loss:.3f} at initialisation; ln(C) = {chance:.3f}"})
 
     def overfit(inputs):
-        """Full-batch Adam on (inputs, targets_small): (steps taken, final loss, accuracy)."""
-        copy = copy_params(params)
-        state = {}
-        for taken in range(1, steps + 1):
+        """Full-batch Adam on (inputs, targets_small): (learned, steps, loss, accuracy)."""
+        copy, state = copy_params(params), {}
+        for taken in range(steps + 1):
             logits, cache = forward(copy, inputs, activation)
             value, dlogits = LOSSES[loss](logits, targets_small)
             correct = count_correct(logits, targets_small, loss) / len(inputs)
-            if (loss != "mse" and correct == 1) or (loss == "mse" and value < start_loss / 100):
-                return taken - 1, value, correct
+            learned = correct == 1 if loss != "mse" else value < start_loss / 100
+            if learned or taken == steps:
+                return learned, taken, value, correct
             adam_step(copy, backward(copy, cache, dlogits), state, lr)
-        return steps, value, correct
 
-    taken, real_loss, real_accuracy = overfit(X_small)
-    learned = taken < steps
+    learned, taken, real_loss, real_accuracy = overfit(X_small)
     results.append({"check": "overfit", "passed": learned,
                     "seen": f"{len(X_small)} samples: loss {real_loss:.3g}, accuracy "
                             f"{100 * real_accuracy:.0f}% after {taken} steps"})
-    _, zero_loss, _ = overfit(np.zeros_like(X_small))
+    zero_loss = overfit(np.zeros_like(X_small))[2]
     results.append({"check": "uses inputs", "passed": real_loss < 0.5 * zero_loss,
                     "seen": f"loss {real_loss:.3g} on the real inputs, {zero_loss:.3g} on "
                             f"all-zero inputs"})
@@ -1172,36 +1112,28 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
             momentum=None, batch_size=128, start_lr=1e-6, end_lr=10.0, steps=100, rng=None):
     """The learning-rate range test (Smith, 2017): a learning rate to start from.
 
-    Give it the optimizer and momentum that train() will use (momentum: default 0.9, as
-    train's): SGD with momentum 0.9 moves about 10x further per step than plain SGD at
-    the same rate, so a rate measured without it would be 10x too high for train().
-    On a copy of params (the caller's are untouched), take `steps` training steps while
-    the learning rate grows by the same factor each step from start_lr to end_lr, and
-    record the loss; stop once the loss has blown up to 4x its lowest. The losses are
-    smoothed by an exponential moving average (0.98, bias-corrected, as fast.ai's
-    lr_find does), and the suggestion is the rate where the smoothed loss was lowest,
-    divided by 10 for SGD: at the minimum the steps are already too large to keep
-    improving, one order of magnitude less is still on the steep, falling side of the
-    curve. Divided by 30 for Adam: measured on MNIST and three of scikit-learn's sets,
-    Adam did as well at a hundredth of the minimum's rate as at a tenth, whose steps were
-    already too large for diagnose() on one of them (Adam's step is about lr per weight,
-    whatever the gradient's size, so it nears the edge sooner).
+    On a copy of params, take `steps` training steps with the optimizer and momentum that
+    train() will use (SGD with momentum 0.9 moves about 10x further a step than plain SGD)
+    while the rate grows by one factor a step from start_lr to end_lr, recording the loss,
+    until it blows up to 4x its lowest. The losses are smoothed by an exponential moving
+    average (0.98, bias-corrected, as fast.ai's lr_find does); the suggestion is the rate
+    where the smoothed loss was lowest divided by FIND_LR_MARGIN: one order of magnitude
+    for SGD, where the curve still falls steeply; 30 for Adam, whose step is about lr per
+    weight whatever the gradient, so that it nears the edge sooner.
     Returns {"lrs": [...], "losses": [...] (smoothed), "suggestion": lr}.
     """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
-    check_choice("optimizer", optimizer, list(OPTIMIZERS))
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("loss", loss, LOSSES)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     check_params(params)
     check_whole("steps", steps, 2)
     momentum = 0.9 if momentum is None else momentum
     check_fraction("momentum", momentum)
-    settings = {"momentum": momentum} if optimizer == "sgd" else {"beta1": momentum}
-    if not 0 < start_lr < end_lr:
+    if not (is_number(start_lr) and is_number(end_lr) and 0 < start_lr < end_lr):
         raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     X, targets = check_dataset(params, X, targets, loss, "range test")
-    rng = as_generator(rng)
-    copy = copy_params(params)
-    state = {}
+    rng, copy, state = as_generator(rng), copy_params(params), {}
+    settings = {"momentum": momentum} if optimizer == "sgd" else {"beta1": momentum}
     growth = (end_lr / start_lr) ** (1 / (steps - 1))
     lrs, smoothed, average = [], [], 0.0
     order = rng.permutation(len(X))
@@ -1234,28 +1166,32 @@ FIND_LR_MARGIN = {"sgd": 10, "adam": 30}
 # activation's name, and info_<key> for each extra keyword. It holds arrays only, so
 # np.load(allow_pickle=False) reads it without ever running code from the file.
 
-RESERVED_INFO = ("sizes", "activation")
-
-
-def read_array(data, key, path, max_bytes):
-    """data[key] from an open .npz, refused unstored or larger than max_bytes unpacked
-    (checked before reading, so a crafted file cannot make us allocate gigabytes)."""
-    try:
-        size = data.zip.getinfo(key + ".npy").file_size
-    except KeyError:
-        raise ValueError(f"{path} is not a model saved by nn.save(): it has no {key!r}") from None
-    if size > max_bytes:
-        raise ValueError(f"{path}: {key!r} unpacks to {size:,} bytes, more than a model's "
-                         f"{max_bytes:,}; it is not a model saved by nn.save()")
-    return data[key]
+def save(path, params, activation, **info):
+    """Save a network to an .npz file that load() alone turns back into a usable model:
+    the arrays of params, the layer sizes, the activation, and each keyword of info
+    (numbers, strings, or lists of them: seed=0, test_accuracy=0.98). Read back before it
+    is written, and written atomically (see write_atomically)."""
+    check_choice("activation", activation, ACTIVATIONS)
+    arrays = dict(params, sizes=np.array(layer_sizes(params)), activation=np.array(activation))
+    for key, value in info.items():
+        if key in ("sizes", "activation"):
+            raise ValueError(f"info {key!r} is reserved: load() fills info[{key!r}] itself")
+        if np.asarray(value).dtype == object:
+            raise TypeError(f"info {key!r} must be a number, a string or a list of them "
+                            f"(it is saved without pickle); got {type(value).__name__}")
+        arrays["info_" + key] = np.asarray(value)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    written, _ = load(io.BytesIO(buffer.getvalue()))
+    if any(not np.array_equal(written[key], params[key]) for key in params):
+        raise OSError(f"{path}: the model did not read back as written")
+    write_atomically(path, buffer.getvalue())
 
 
 def load(path):
-    """Read a network written by save(): (params, info).
-
-    info holds "sizes", "activation" and every keyword given to save(). Every array is
-    checked (real floats, the shapes that sizes says, no NaN or infinity), and only the
-    arrays a model has are read.
+    """Read a network written by save(): (params, info), info holding "sizes",
+    "activation" and every keyword given to save(). Every array is checked (real floats,
+    the shapes sizes says, no NaN or infinity), and only the arrays a model has are read.
         params, info = load("model.npz")
         predictions = predict(params, X, info["activation"])
     """
@@ -1281,8 +1217,7 @@ def load(path):
             raise ValueError(f"{path} is damaged: unknown activation {activation.tolist()!r}")
         params = {}
         for i in range(1, len(sizes)):
-            shapes = {f"W{i}": (sizes[i - 1], sizes[i]), f"b{i}": (sizes[i],)}
-            for key, shape in shapes.items():
+            for key, shape in ((f"W{i}", (sizes[i - 1], sizes[i])), (f"b{i}", (sizes[i],))):
                 array = read_array(data, key, path, 8 * math.prod(shape) + 4096)
                 if array.shape != shape or not np.issubdtype(array.dtype, np.floating):
                     raise ValueError(f"{path} is damaged: {key} is {array.dtype} {array.shape}, "
@@ -1299,36 +1234,29 @@ def load(path):
     return params, info
 
 
-def save(path, params, activation, **info):
-    """Save a network to an .npz file that load() alone turns back into a usable model.
+def read_array(data, key, path, max_bytes):
+    """data[key] from an open .npz, refused unstored or larger than max_bytes unpacked
+    (checked before reading, so a crafted file cannot make us allocate gigabytes)."""
+    try:
+        size = data.zip.getinfo(key + ".npy").file_size
+    except KeyError:
+        raise ValueError(f"{path} is not a model saved by nn.save(): it has no {key!r}") from None
+    if size > max_bytes:
+        raise ValueError(f"{path}: {key!r} unpacks to {size:,} bytes, more than a model's "
+                         f"{max_bytes:,}; it is not a model saved by nn.save()")
+    return data[key]
 
-    Stores the arrays of params, the layer sizes, the activation, and each keyword in
-    info (numbers, strings, or lists of them: e.g. seed=0, test_accuracy=0.98). Written
-    to a new temporary file of a unique name beside path (opened exclusively, so nothing
-    planted there is followed or shared), read back to verify, then renamed over path:
-    readers see the old file or the new one, never half of one.
-    """
-    check_choice("activation", activation, list(ACTIVATIONS))
-    arrays = dict(params)
-    arrays["sizes"] = np.array(layer_sizes(params))
-    arrays["activation"] = np.array(activation)
-    for key, value in info.items():
-        if key in RESERVED_INFO:
-            raise ValueError(f"info {key!r} is reserved: load() fills info[{key!r}] itself")
-        value = np.asarray(value)
-        if value.dtype == object:
-            raise TypeError(f"info {key!r} must be a number, a string or a list of them "
-                            f"(it is saved without pickle); got {type(info[key]).__name__}")
-        arrays["info_" + key] = value
+
+def write_atomically(path, data):
+    """Write the bytes data to path so that readers see the old file or the new one, never
+    half of one: into a new temporary file of a unique name beside it (opened exclusively,
+    so nothing planted there is followed), then renamed over path."""
     path = os.fspath(path)
     temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.partial"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **arrays)
-        written, _ = load(temporary)
-        if any(not np.array_equal(written[key], params[key]) for key in params):
-            raise OSError(f"{temporary} did not read back as written")
+            file.write(data)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -1336,48 +1264,9 @@ def save(path, params, activation, **info):
 
 
 # ---------------------------------------------------------------- checking what comes in
-# These helpers turn every kind of bad input into an error that says what was wrong and
-# what to do, at the door of each public function, so that the functions they guard can
-# stay plain arithmetic. Those called on every batch cost nothing next to a matrix
-# multiply: they look at keys, shapes and dtypes, never at every weight.
-
-def check_labels(labels, n_samples, n_classes):
-    """Return labels as an integer array (N,); raise if they cannot be class labels,
-    saying how to turn them into 0 .. C-1 where the mistake is a common one.
-
-    Cheap enough to run on every batch, and it must: a label of -1 would otherwise
-    silently pick the last class through NumPy's negative indexing.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape == (n_samples, 1):
-        raise ValueError(f"labels have shape {labels.shape}, a column: pass labels.ravel()")
-    if labels.ndim == 2 and labels.shape[0] == n_samples and labels.size and \
-            np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all():
-        raise ValueError(f"labels {labels.shape} look one-hot (one 1 per row): pass "
-                         f"labels.argmax(axis=1)")
-    if labels.ndim != 1 or labels.shape[0] != n_samples:
-        raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        whole = np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all() \
-            and (labels == np.round(labels)).all()
-        if labels.dtype == bool or whole:
-            fix = "they hold whole numbers: pass labels.astype(int)"
-        else:
-            fix = "number the classes with classes, labels = np.unique(y, return_inverse=True)"
-        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}; {fix}")
-    if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
-        if n_classes == 1:
-            fix = ("A network with one output answers yes/no questions: use "
-                   "loss='binary_cross_entropy' for it.")
-        elif labels.min() == 1 and labels.max() == n_classes:
-            fix = "They run from 1 to C: pass labels - 1."
-        else:
-            fix = ("Number the classes 0 .. C-1 with classes, labels = np.unique(y, "
-                   "return_inverse=True), and give the network one output per class.")
-        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} outputs; got "
-                         f"values from {labels.min()} to {labels.max()}. {fix}")
-    return labels
-
+# These turn every kind of bad input into an error that says what was wrong and what to
+# do, at the door of each public function, so that the functions they guard stay plain
+# arithmetic. Those called on every batch look at keys, shapes and dtypes only.
 
 def is_whole(value):
     """True for a Python or NumPy integer, but not for True and False."""
@@ -1386,8 +1275,7 @@ def is_whole(value):
 
 def is_number(value):
     """True for a real Python or NumPy number, but not for True and False."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not \
-        isinstance(value, (bool, np.bool_))
+    return is_whole(value) or isinstance(value, (float, np.floating))
 
 
 def check_choice(what, value, choices):
@@ -1421,33 +1309,20 @@ def check_weight_decay(weight_decay, lr):
                          f"multiplies the weights by 1 - lr * weight_decay")
 
 
-def check_early_stopping(keep_best, patience, X_val):
-    """keep_best and patience judge epochs by their validation loss: they need X_val."""
-    if not isinstance(keep_best, bool):
-        raise TypeError(f"keep_best must be True or False, got {keep_best!r}")
-    if patience is not None:
-        check_whole("patience", patience, 1)
-    if (keep_best or patience is not None) and X_val is None:
-        raise ValueError("keep_best and patience choose epochs by their validation loss: "
-                         "pass X_val and targets_val too")
+def as_generator(rng):
+    """The random generator to draw from: a np.random.Generator as given, an int as its
+    seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
+    if rng is None or is_whole(rng):
+        return np.random.default_rng(rng or 0)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or an "
+                    f"int seed; got {type(rng).__name__}")
 
 
 def copy_params(params):
     """A copy of params whose arrays can change without touching the originals."""
     return {key: value.copy() for key, value in params.items()}
-
-
-def as_generator(rng):
-    """The random generator to draw from: a np.random.Generator as given, an int as its
-    seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
-    if rng is None:
-        return np.random.default_rng(0)
-    if is_whole(rng):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or an "
-                    f"int seed; got {type(rng).__name__}")
 
 
 def check_init(sizes, init, dtype):
@@ -1471,22 +1346,19 @@ def check_network(params):
                         f"{type(params).__name__}")
     n_layers = sum(1 for key in params if isinstance(key, str) and key.startswith("W"))
     expected = [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in "Wb"]
-    missing = [key for key in expected if key not in params]
-    extra = [key for key in params if key not in expected]
+    missing, extra = [k for k in expected if k not in params], [k for k in params if k not in expected]
     if n_layers == 0 or missing or extra:
         raise ValueError(f"params must have exactly the keys W1, b1, ..., W{n_layers}, "
-                         f"b{n_layers}; missing {missing or 'none'}, unexpected "
-                         f"{extra or 'none'}")
-    dtype = None
+                         f"b{n_layers}; missing {missing or 'none'}, unexpected {extra or 'none'}")
     for i in range(1, n_layers + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
         for key, array in ((f"W{i}", W), (f"b{i}", b)):
             if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
                 raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
                                 f"{getattr(array, 'dtype', type(array).__name__)}")
-            if dtype is not None and array.dtype != dtype:
-                raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is {dtype}")
-            dtype = array.dtype
+            if array.dtype != params["W1"].dtype:
+                raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is "
+                                f"{params['W1'].dtype}")
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"W{i} {W.shape} and b{i} {b.shape} do not fit: W{i} must be "
                              f"(inputs, outputs) and b{i} (outputs,)")
@@ -1514,22 +1386,12 @@ def layer_sizes(params):
     return [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)]
 
 
-def check_features(X, params, name="X"):
-    """Raise unless X is a real-valued (N, D) for a first layer W1 (D, H)."""
-    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
-        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
-                         f"{params['W1'].shape}; got shape {X.shape}")
-
-
 def check_batch(params, X, activation, dropout, rng):
     """(X as an array, L) for forward(); raise if the network cannot run on this batch.
     Keys, shapes and dtypes only (see check_network)."""
-    check_choice("activation", activation, list(ACTIVATIONS))
+    check_choice("activation", activation, ACTIVATIONS)
     n_layers = check_network(params)
-    X = np.asarray(X)
-    check_features(X, params)
+    X = check_features(np.asarray(X), params)
     if len(X) == 0:
         raise ValueError("X is an empty batch (0 rows): give the network at least one sample")
     check_fraction("dropout", dropout)
@@ -1538,17 +1400,24 @@ def check_batch(params, X, activation, dropout, rng):
     return X, n_layers
 
 
+def check_features(X, params, name="X"):
+    """X, if it is a real-valued (N, D) for a first layer W1 (D, H); else raise."""
+    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
+        raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
+                         f"{params['W1'].shape}; got shape {X.shape}")
+    return X
+
+
 def check_inputs(X, params, name="X"):
-    """Return X as an array (not copied); raise unless it is (N, D) for W1 (D, H), holds
-    real numbers, and no NaN or infinity. Checked in chunks, so the check itself never
-    needs memory in proportion to X."""
-    X = np.asarray(X)
-    check_features(X, params, name)
-    if np.issubdtype(X.dtype, np.floating):
-        for start in range(0, len(X), 4096):
-            if not np.isfinite(X[start:start + 4096]).all():
-                raise ValueError(f"{name} holds NaN or infinite values (first in rows "
-                                 f"{start}..{start + 4095}); clean or impute them first")
+    """X as an array (not copied), checked as check_features does and for NaN or infinity,
+    in chunks, so that the check never needs memory in proportion to X."""
+    X = check_features(np.asarray(X), params, name)
+    for start in range(0, len(X), 4096) if np.issubdtype(X.dtype, np.floating) else []:
+        if not np.isfinite(X[start:start + 4096]).all():
+            raise ValueError(f"{name} holds NaN or infinite values (first in rows "
+                             f"{start}..{start + 4095}); clean or impute them first")
     return X
 
 
@@ -1560,6 +1429,40 @@ def check_logits(logits):
     if logits.ndim != 2 or logits.shape[0] == 0:
         raise ValueError(f"logits must be (N, C) with N >= 1 samples, got shape {logits.shape}")
     return logits
+
+
+def check_labels(labels, n_samples, n_classes):
+    """Return labels as an integer array (N,); raise if they cannot be class labels,
+    saying how to turn them into 0 .. C-1 where the mistake is a common one. Cheap enough
+    for every batch, and it must run there: a label of -1 would otherwise silently pick
+    the last class through NumPy's negative indexing."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape == (n_samples, 1):
+        raise ValueError(f"labels have shape {labels.shape}, a column: pass labels.ravel()")
+    if labels.ndim == 2 and labels.shape[0] == n_samples and labels.size and \
+            np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all():
+        raise ValueError(f"labels {labels.shape} look one-hot (one 1 per row): pass "
+                         f"labels.argmax(axis=1)")
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        whole = np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all() \
+            and (labels == np.round(labels)).all()
+        fix = "they hold whole numbers: pass labels.astype(int)" if labels.dtype == bool or \
+            whole else "number the classes with classes, labels = np.unique(y, return_inverse=True)"
+        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}; {fix}")
+    if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
+        if n_classes == 1:
+            fix = ("A network with one output answers yes/no questions: use "
+                   "loss='binary_cross_entropy' for it.")
+        elif labels.min() == 1 and labels.max() == n_classes:
+            fix = "They run from 1 to C: pass labels - 1."
+        else:
+            fix = ("Number the classes 0 .. C-1 with classes, labels = np.unique(y, "
+                   "return_inverse=True), and give the network one output per class.")
+        raise ValueError(f"labels must lie in [0, {n_classes}) for {n_classes} outputs; got "
+                         f"values from {labels.min()} to {labels.max()}. {fix}")
+    return labels
 
 
 def check_regression(outputs, targets):
@@ -1636,9 +1539,7 @@ def check_step(params, grads, state, lr, weight_decay, **settings):
 
 def check_dataset(params, X, targets, loss, name):
     """Return (X, targets) ready for training; raise if they cannot be used together.
-
-    X gets the parameters' dtype (copied once here if needed, never per batch).
-    """
+    X gets the parameters' dtype (copied once here if needed, never per batch)."""
     X = check_inputs(X, params, f"{name} X").astype(params["W1"].dtype, copy=False)
     if targets is None:
         raise ValueError(f"{name} X was given without its targets")
@@ -1671,44 +1572,45 @@ def check_dataset(params, X, targets, loss, name):
     return X, targets
 
 
-def check_validation(params, X_val, targets_val, loss):
-    """(X_val, targets_val) checked like the training data, or (None, None) if not given."""
-    if X_val is None and targets_val is None:
-        return None, None
-    if X_val is None:
-        raise ValueError("targets_val was given without X_val")
-    return check_dataset(params, X_val, targets_val, loss, "validation")
-
-
-def check_training(params, optimizer, loss, activation, schedule, epochs, batch_size, lr,
-                   final_lr, dropout, momentum, nesterov, weight_decay, augment, on_epoch,
-                   should_stop):
-    """Raise if a setting of train() is out of range, or is set but would do nothing for
-    the chosen optimizer (nesterov with Adam); return the optimizer's settings."""
-    check_choice("activation", activation, list(ACTIVATIONS))
-    check_choice("loss", loss, list(LOSSES))
-    check_choice("optimizer", optimizer, list(OPTIMIZERS))
-    check_choice("schedule", schedule, ["constant", "linear", "cosine"])
+def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, should_stop):
+    """Raise if a setting of train() (the dict settings holds most) is out of range, or
+    is set but would do nothing (nesterov with Adam); return (X, targets, X_val,
+    targets_val) as check_dataset makes them."""
+    check_choice("activation", settings["activation"], ACTIVATIONS)
+    check_choice("loss", settings["loss"], LOSSES)
+    check_choice("optimizer", settings["optimizer"], OPTIMIZERS)
+    check_choice("schedule", settings["schedule"], ["constant", "linear", "cosine"])
     check_params(params)
-    check_whole("epochs", epochs, 0)
-    check_whole("batch_size", batch_size, 1)
-    check_rate("lr", lr)
+    check_whole("epochs", settings["epochs"], 0)
+    check_whole("batch_size", settings["batch_size"], 1)
+    check_rate("lr", settings["lr"])
+    final_lr = settings["final_lr"]
     if not (is_number(final_lr) and math.isfinite(final_lr) and final_lr >= 0):
         raise ValueError(f"final_lr must be a finite number >= 0, got {final_lr!r}")
-    check_fraction("dropout", dropout)
-    if momentum is not None:
-        check_fraction("momentum", momentum)
-    if optimizer == "adam" and nesterov is not None:
+    check_fraction("dropout", settings["dropout"])
+    if settings["momentum"] is not None:
+        check_fraction("momentum", settings["momentum"])
+    if settings["optimizer"] == "adam" and settings["nesterov"] is not None:
         raise ValueError("nesterov applies to optimizer='sgd' only; leave it out for Adam")
-    check_weight_decay(weight_decay, lr)
-    for name, function in (("augment", augment), ("on_epoch", on_epoch),
+    check_weight_decay(settings["weight_decay"], settings["lr"])
+    for name, function in (("augment", settings["augment"]), ("on_epoch", on_epoch),
                            ("should_stop", should_stop)):
         if function is not None and not callable(function):
             raise TypeError(f"{name} must be a function or None, got {type(function).__name__}")
-    momentum = 0.9 if momentum is None else momentum
-    if optimizer == "sgd":
-        return {"momentum": momentum, "nesterov": bool(nesterov), "weight_decay": weight_decay}
-    return {"beta1": momentum, "weight_decay": weight_decay}
+    if not isinstance(settings["keep_best"], bool):
+        raise TypeError(f"keep_best must be True or False, got {settings['keep_best']!r}")
+    if settings["patience"] is not None:
+        check_whole("patience", settings["patience"], 1)
+    if (settings["keep_best"] or settings["patience"] is not None) and X_val is None:
+        raise ValueError("keep_best and patience choose epochs by their validation loss: "
+                         "pass X_val and targets_val too")
+    X, targets = check_dataset(params, X, targets, settings["loss"], "training")
+    if X_val is None and targets_val is not None:
+        raise ValueError("targets_val was given without X_val")
+    if X_val is not None:
+        X_val, targets_val = check_dataset(params, X_val, targets_val, settings["loss"],
+                                           "validation")
+    return X, targets, X_val, targets_val
 
 
 def augmented(augment, X_batch, rng):

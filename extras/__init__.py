@@ -1,0 +1,1 @@
+"""What is built on the reference files beside this folder: see README.md here."""

@@ -1,0 +1,171 @@
+"""The local page (--serve): a web server on this computer only (127.0.0.1), from the
+standard library. GET / is page.html, where you write digits with the mouse, a finger or a
+pen, or open a photo (the browser decodes any format it shows); the page sends the grey
+pixels to POST /read as JSON and shows what comes back. Every request is bounded in size
+and in time; a bad one gets HTTP 400 and a one-line JSON error, and the server goes on.
+"""
+import base64
+import http.server
+import json
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+import nn
+from extras import reader
+from extras.images import png_uri
+from extras.report import weight_pictures
+
+MAX_BODY = 4_000_000          # bytes of JSON a request may send
+MAX_PIXELS = 2_000_000        # pixels an image may have (the page sends at most 1000 x 1000)
+REQUEST_SECONDS = 30          # a connection that has not been answered by then is closed
+TOP_UNITS = 8                 # first-layer units shown for a single digit
+PAGE = Path(__file__).with_name("page.html")
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def serve(params, activation, port, judge=None):
+    """--serve: answer the page and POST /read on 127.0.0.1:port until Ctrl-C."""
+    try:
+        server = make_server(params, activation, port, judge)
+    except OSError as error:
+        raise OSError(f"cannot listen on 127.0.0.1:{port} ({error.strerror or error}); "
+                      f"choose another port with --port N") from error
+    print(f"reading digits at http://127.0.0.1:{server.server_address[1]}/  "
+          f"(open it in a browser; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log("stopped")
+    finally:
+        server.server_close()
+    return 0
+
+
+def make_server(params, activation, port, judge=None):
+    """An http.server bound to 127.0.0.1:port (0: any free port) that reads numbers with
+    params (and the reader's judge, if given); call its serve_forever() to run it."""
+    page = PAGE.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = 10                  # seconds a client may keep us waiting for each read
+
+        def setup(self):
+            super().setup()           # however slowly a client trickles, its time is up:
+            self.deadline = threading.Timer(REQUEST_SECONDS, self.hang_up)
+            self.deadline.start()
+
+        def hang_up(self):
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass                  # already closed
+
+        def finish(self):
+            self.deadline.cancel()
+            try:
+                super().finish()
+            except OSError:
+                pass                  # the client went away first: nothing left to flush
+
+        def do_GET(self):
+            if self.path.split("?")[0] != "/":
+                return self.answer(404, {"error": f"no page {self.path[:100]!r}; try /"})
+            self.send(200, "text/html; charset=utf-8", page)
+
+        def do_POST(self):
+            if self.path != "/read":
+                return self.answer(404, {"error": "POST to /read"})
+            try:
+                pixels = request_pixels(self.headers, self.rfile)
+                reading = reader.read_number(pixels, params, activation, "the image", judge)
+                self.answer(200, reading_json(reading, params, activation))
+            except (ValueError, KeyError, TypeError) as error:     # ImageError included
+                self.answer(400, {"error": str(error).splitlines()[0]})
+            except OSError:
+                raise                 # the client's connection failed: see handle_error
+            except Exception as error:                # a bug of ours: say so, keep serving
+                log(f"error answering POST /read: {type(error).__name__}: {error}")
+                self.answer(500, {"error": f"the server failed ({type(error).__name__})"})
+
+        def answer(self, status, reply):
+            self.send(status, "application/json", json.dumps(reply).encode("utf-8"))
+
+        def send(self, status, kind, body):
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass                                      # no line per request
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, address):
+            kind, error = sys.exc_info()[:2]
+            if issubclass(kind, OSError):             # a client that hung up or stalled
+                log(f"a request from {address[0]} ended early ({kind.__name__})")
+            else:
+                log(f"error answering a request: {kind.__name__}: {error}")
+
+    return Server(("127.0.0.1", port), Handler)
+
+
+def request_pixels(headers, body):
+    """uint8 pixels (H, W) from a POST /read request: JSON {"width": W, "height": H,
+    "pixels": base64 of the W * H grey levels, row by row, 0 black, 255 white}; a
+    ValueError saying what is wrong with anything else."""
+    length = headers.get("Content-Length")
+    if length is None or not length.isdigit():
+        raise ValueError("send a Content-Length header")
+    if int(length) > MAX_BODY:
+        raise ValueError(f"the request has {int(length):,} bytes; at most {MAX_BODY:,}")
+    try:
+        request = json.loads(body.read(int(length)))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError("the request is not JSON") from None
+    if not isinstance(request, dict):
+        raise ValueError('send {"width": W, "height": H, "pixels": base64 of W * H bytes}')
+    width, height, encoded = (request.get(key) for key in ("width", "height", "pixels"))
+    if not (type(width) is int and type(height) is int and width > 0 and height > 0):
+        raise ValueError(f"width and height must be whole numbers > 0, got {width!r} and "
+                         f"{height!r}")
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"{width} x {height} pixels is too large: at most {MAX_PIXELS:,}")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (TypeError, ValueError):
+        raise ValueError("pixels must be base64 text") from None
+    if len(data) != width * height:
+        raise ValueError(f"{len(data):,} pixels sent for a {width} x {height} image "
+                         f"({width * height:,})")
+    return np.frombuffer(data, dtype=np.uint8).reshape(height, width)
+
+
+def reading_json(reading, params, activation):
+    """read_number()'s answer as JSON for the page: the text and digits, each digit's ten
+    probabilities, the 28 x 28 inputs (as numbers and as PNG pictures), where each digit
+    was found, and for a single digit the first-layer units that fired most."""
+    units = []
+    if len(reading["digits"]) == 1 and "W2" in params:          # a hidden layer to show
+        _, cache = nn.forward(params, reading["inputs"][:1].reshape(1, -1), activation)
+        fired = cache["a1"][0]                                  # the first layer's (H1,)
+        top = np.argsort(-fired)[:TOP_UNITS]
+        for k, picture in zip(top, weight_pictures(params["W1"], top)):
+            units.append({"unit": int(k), "fired": round(float(fired[k]), 3),
+                          "picture": png_uri(picture)})
+    return {"text": reading["text"], "digits": reading["digits"].tolist(),
+            "probs": np.round(reading["probs"], 4).tolist(),
+            "inputs": np.round(reading["inputs"], 3).tolist(),
+            "pictures": [png_uri(digit) for digit in reading["inputs"]],
+            "boxes": reading["boxes"].tolist(), "units": units}

@@ -1,0 +1,481 @@
+"""Reading a handwritten number: from a photo's pixels to the digits, with a network that
+nn.py trained on MNIST.
+
+MNIST's digits were prepared in a particular way (LeCun et al., the MNIST page): each was
+scaled to fit a 20 x 20 box, keeping its aspect ratio (which greys its edges), then placed
+in a 28 x 28 frame so that its centre of mass sits on pixel (14, 14). A photo or a drawing
+must go through the same steps, or the network sees something it never learned.
+
+Reading a number takes a few steps, each a function below: grey levels; the ink, as what
+is clearly darker than the paper around it (a photo is lit unevenly, so the paper's
+brightness is estimated locally); the connected pieces of ink; the pieces of one digit
+joined (a 5's detached top stroke, a broken line); specks dropped; a piece too wide for
+one digit cut where its ink is thinnest near where the cut should be, the network's
+confidence choosing among the candidate cuts, helped by their shapes and by a judge (a
+second, small network that learns to tell one whole digit from a pair or a piece: see
+judge.py); each digit prepared as MNIST's were.
+"""
+import math
+
+import numpy as np
+
+import nn
+from extras.images import ImageError, ink_box, read_image, resize
+
+WORK_SIZE = 1200       # photos are read at most this many pixels wide or tall
+MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page, a face)
+SURE = 0.9             # a group the network reads with this confidence is one digit...
+TOO_WIDE = 1.1         # ...unless it is this many times wider than tall
+DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
+SHAPE_PRICE = 10.0     # what an unlikely shape costs, in log-probability (see shape_cost)
+WIDEST = 3.0           # a digit is rarely this many standard deviations wider than its class
+SHORTEST = 0.75        # nor shorter than this share of the digits around it
+# log(width / height) of the ink of each class in MNIST's training set: mean and standard
+# deviation. A 1 is narrow and varies most; a 0, a 2 or a 5 is about as wide as tall.
+DIGIT_SHAPES = np.array([[-0.10, 0.19], [-0.91, 0.45], [-0.07, 0.21], [-0.23, 0.21],
+                         [-0.24, 0.21], [-0.07, 0.25], [-0.32, 0.21], [-0.26, 0.21],
+                         [-0.27, 0.22], [-0.39, 0.20]])
+
+
+def read_file(path, params, activation, judge=None, one_item=False):
+    """read_number() on the picture in the file at path; one_item: the picture is one
+    thing (a Fashion-MNIST item), prepared whole and never cut up."""
+    pixels = read_image(path)
+    if not one_item:
+        return read_number(pixels, params, activation, path, judge)
+    inputs = prepare_digit(pixels, path)[None]                          # (1, 28, 28)
+    probs = nn.softmax(nn.outputs(params, inputs.reshape(1, -1), activation))
+    return {"text": str(probs.argmax()), "digits": probs.argmax(axis=1), "probs": probs,
+            "inputs": inputs}
+
+
+def answer(reading, classes):
+    """A reading in one line: '2026  (2 99.1%, 0 97.3%, ...)' for a number, each digit's
+    confidence after it; for one digit or item its three likeliest classes,
+    '7 (97.1%)  1 (1.2%)  9 (0.8%)'."""
+    probs = reading["probs"]
+    best = probs.argmax(axis=1)
+    if len(probs) == 1:
+        likeliest = np.argsort(-probs[0])[:3]
+        return "  ".join(f"{classes[k]} ({100 * probs[0, k]:.1f}%)" for k in likeliest)
+    return "".join(classes[k] for k in best) + "  (" + ", ".join(
+        f"{classes[k]} {100 * p[k]:.1f}%" for k, p in zip(best, probs)) + ")"
+
+
+def read_number(pixels, params, activation, name="image", judge=None):
+    """Read every digit in an image, left to right, with the network params.
+
+    pixels: uint8 (H, W), or (H, W, C) with C = 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA;
+    dark ink on light paper or light on dark. judge: the reader's judge (judge.py),
+    which saved MNIST networks carry, or None. Returns a dict:
+        text    the digits read, as a string ("2026")
+        digits  the digits (K,);  probs: the network's probabilities (K, 10)
+        inputs  what the network was given, float32 (K, 28, 28)
+        boxes   where each digit is in the image, (top, left, bottom, right), (K, 4)
+    Raises ImageError for an image with no ink, or too many pieces to be a number.
+    """
+    grey = grey_levels(pixels)
+    factor = max(1.0, max(grey.shape) / WORK_SIZE)
+    if factor > 1:
+        grey = resize(grey, round(grey.shape[0] / factor), round(grey.shape[1] / factor))
+    ink, labels, groups, expected = find_groups(grey, name)
+    found = []
+    for members, _ in groups:
+        found += read_group(np.isin(labels, members), ink, expected, params, activation, judge)
+    inputs, probs, masks = (list(column) for column in zip(*found))
+    probs = np.array(probs)
+    digits = probs.argmax(axis=1)
+    return {"text": "".join(str(d) for d in digits), "digits": digits, "probs": probs,
+            "inputs": np.array(inputs),
+            "boxes": np.round(np.array([ink_box(mask) for mask in masks]) * factor).astype(int)}
+
+
+def find_groups(grey, name="image"):
+    """The first steps, up to the groups of ink that hold one digit or several touching:
+    (ink, labels, groups, expected). grey (H, W) in [0, 1]; ink as ink_strength gives it;
+    labels and groups as connected_pieces and digit_groups give them; expected: one
+    digit's width in pixels (the median of the groups no wider than tall), or None when
+    every group is wider."""
+    ink, threshold = ink_strength(grey, name)
+    labels, boxes, areas = connected_pieces(ink > threshold)
+    groups = digit_groups(boxes, areas, ink.shape, name)
+    narrow = [right - left for top, left, bottom, right in (span for _, span in groups)
+              if right - left <= bottom - top]
+    return ink, labels, groups, float(np.median(narrow)) if narrow else None
+
+
+def read_group(mask, ink, expected, params, activation, judge=None):
+    """The digits in one group of pieces (mask (H, W) bool), left to right, as a list of
+    (input (28, 28), probs (10,), mask).
+
+    The network reads every candidate digit of the group (see candidates). Without a
+    judge, a group it reads with confidence (SURE), not too wide for one digit, is one.
+    Otherwise the reading kept is the chain of candidates from the left edge to the right
+    whose log-probabilities, each less DIGIT_PRICE for another digit and what its shape
+    costs (shape_cost), add up to the most (dynamic programming, as in segmentation by
+    recognition). The judge adds to each the log of its probability that the candidate is
+    one whole digit.
+    """
+    top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected)
+    height, width = parts.shape[1:]
+    probs = nn.softmax(nn.outputs(params, inputs.reshape(len(parts), -1), activation))
+    whole = pieces.index((0, len(ends) - 1))
+    if judge is None and probs[whole].max() >= SURE and width < TOO_WIDE * height:
+        return [(inputs[whole], probs[whole], mask)]
+    score = np.log(probs.max(axis=1)) - DIGIT_PRICE - shape_cost(parts, probs.argmax(axis=1),
+                                                                 height)
+    if judge is not None:
+        one_digit = nn.softmax(nn.outputs(judge, inputs.reshape(len(parts), -1), "relu"))[:, 1]
+        score += np.log(np.maximum(one_digit, 1e-6))
+    best = np.full(len(ends), -np.inf)
+    best[0], came_from = 0.0, {}
+    for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
+        if best[i] + score[k] > best[j]:
+            best[j], came_from[j] = best[i] + score[k], (i, k)
+    chosen, j = [], len(ends) - 1
+    while j:
+        i, k = came_from[j]
+        chosen.insert(0, k)
+        j = i
+    found = []
+    for k in chosen:
+        part = np.zeros_like(mask)
+        part[top:top + height, left:left + width] = parts[k]
+        found.append((inputs[k], probs[k], part))
+    return found
+
+
+def candidates(mask, ink, expected):
+    """Every way to cut out one digit of a group of pieces (mask (H, W) bool), as
+    (top, left, ends, pieces, parts, inputs): the group's box starts at (top, left); ends
+    are the cut paths (see cut_path), each the column of the cut in each row of the box,
+    the first its left edge and the last its right; pieces (i, j) name the candidates, the
+    ink between cuts i and j; parts (K, h, w) bool is their ink in the box, and inputs
+    (K, 28, 28) what the network is given for each.
+
+    A group no wider than a digit (expected, its width in pixels; 0.7 of the group's
+    height when None) has one candidate, the whole. A wider one may hold several digits
+    that touch: cut paths are laid through it from top to bottom at every sixth of a
+    digit's width, and every run between two of them up to twice a digit's width, with
+    3% of the group's ink or more, is a candidate, and so is the whole group.
+    """
+    top, left, bottom, right = ink_box(mask)
+    width, height = right - left, bottom - top
+    expected = expected or 0.7 * height
+    box = mask[top:bottom, left:right]
+    step = max(2.0, expected / 6)
+    ends = [np.zeros(height, dtype=np.int64)]
+    if width > 1.2 * expected:
+        for centre in np.arange(step, width - step / 2, step):
+            path = cut_path(box, centre, step / 2)
+            if path is not None:
+                ends.append(path)
+    ends.append(np.full(height, width))
+    columns = np.arange(width)[None, :]
+    pieces, parts = [], []
+    for i in range(len(ends)):
+        reach = range(i + 1, min(len(ends), i + 2 + int(2 * expected / step)))
+        for j in sorted(set(reach) | ({len(ends) - 1} if i == 0 else set())):
+            part = box & (columns >= ends[i][:, None]) & (columns < ends[j][:, None])
+            if part.sum() >= 0.03 * box.sum() or (i, j) == (0, len(ends) - 1):
+                pieces.append((i, j))
+                parts.append(part)
+    inputs = np.stack([centre_digit(np.where(part, ink[top:bottom, left:right], 0))
+                       for part in parts])
+    return top, left, ends, pieces, np.array(parts), inputs
+
+
+def shape_cost(parts, digits, height):
+    """What the shape of each candidate digit costs, in log-probability, (K,): parts (K, h,
+    w) bool, the candidates' ink; digits (K,) what the network read; height the group's.
+
+    The network reads a pair of touching digits, squeezed into 20 x 20 pixels, as one
+    digit with confidence, and so it does a stroke cut off a digit. Their shapes give
+    them away: a pair is wider than nearly every MNIST digit of the class it was read as
+    (more than WIDEST standard deviations above its class's mean log(width / height)),
+    and a fragment is often shorter than the digits around it (under SHORTEST of the
+    group's height). Either costs SHAPE_PRICE times the square of how far beyond it is.
+    """
+    top, bottom = inked_span(parts.any(axis=2))                  # each candidate's rows
+    left, right = inked_span(parts.any(axis=1))                  # and columns
+    heights, widths = bottom - top, right - left
+    mean, std = DIGIT_SHAPES[digits].T
+    wider = (np.log(widths / heights) - mean) / std - WIDEST
+    shorter = np.log(SHORTEST * height / heights)
+    return SHAPE_PRICE * (np.clip(wider, 0, None) ** 2 + np.clip(shorter, 0, None) ** 2)
+
+
+def inked_span(inked):
+    """(first, end) of each row of inked (K, n) bool: where its first True is, and one past
+    its last, (K,) each."""
+    return inked.argmax(axis=1), inked.shape[1] - inked[:, ::-1].argmax(axis=1)
+
+
+def cut_path(box, centre, reach):
+    """A way to cut the ink of box (h, w) bool in two from top to bottom: the column of
+    the cut in each row (h,), moving at most one column from row to row, ending within
+    `reach` of column `centre`; None if the box is too narrow. The path pays for every
+    inked pixel it crosses and a little for straying from the centre; the cheapest path
+    to each bottom column is found row by row (dynamic programming). So it bends around
+    a stroke that a straight cut would go through."""
+    height, width = box.shape
+    columns = np.arange(width)
+    cost = 10.0 * box + np.abs(columns - centre)[None, :] / max(reach, 1)       # (h, w)
+    total, came_from = cost[0].copy(), np.zeros((height, width), dtype=np.int64)
+    for y in range(1, height):
+        left = np.concatenate([[np.inf], total[:-1]])          # arriving from x - 1
+        right = np.concatenate([total[1:], [np.inf]])          # arriving from x + 1
+        steps = np.stack([left, total, right])                  # (3, w)
+        came_from[y] = steps.argmin(axis=0) - 1
+        total = steps.min(axis=0) + cost[y]
+    near = np.flatnonzero((np.abs(columns - centre) <= reach) & (columns > 0) &
+                          (columns < width - 1))
+    if len(near) == 0:
+        return None
+    path = np.empty(height, dtype=np.int64)
+    path[-1] = near[np.argmin(total[near])]
+    for y in range(height - 1, 0, -1):
+        path[y - 1] = path[y] + came_from[y, path[y]]
+    return path
+
+
+def grey_levels(pixels):
+    """float32 (H, W) in [0, 1], 0 black and 1 white, from uint8 grey, grey + alpha, RGB
+    or RGBA pixels; transparent parts count as white paper."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or min(pixels.shape[:2]) < 1:
+        raise ImageError(f"expected pixels (H, W) or (H, W, 1-4), got shape {pixels.shape}")
+    if pixels.dtype != np.uint8:
+        raise ImageError(f"expected uint8 pixels, 0 to 255, got {pixels.dtype}; for floats "
+                         f"in [0, 1] pass np.round(255 * pixels).astype(np.uint8)")
+    values = pixels.astype(np.float32) / 255
+    colour = values[:, :, :3] if values.shape[2] >= 3 else values[:, :, :1]
+    if colour.shape[2] == 3:
+        grey = colour @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    else:
+        grey = colour[:, :, 0]
+    if values.shape[2] in (2, 4):                                 # alpha: composite on white
+        alpha = values[:, :, -1]
+        grey = grey * alpha + (1 - alpha)
+    return grey
+
+
+def ink_strength(grey, name="image"):
+    """(ink, threshold): how much darker than the paper around it each pixel of grey
+    (H, W) is, and how dark a pixel must be to count as ink.
+
+    The paper's brightness is estimated locally, by a closing (a max filter, then a min
+    filter, over a window wider than any stroke): it erases the strokes, which are thin,
+    and keeps what is large, such as a shadow or a brighter corner, so neither of those
+    becomes ink. Ink takes away a share of the light that falls on it, wherever it lies,
+    so darkness is measured as that share, (paper - grey) / paper: a digit in a shadow is
+    as dark as one in the light. Light ink on dark paper is turned over first. A 3 x 3
+    blur keeps sensor noise from counting as ink; the threshold is a third of the share
+    of light that the darkest ink in the image takes.
+    """
+    blurred = window_filter(grey, 3, np.add) / 9
+    if light_ink(blurred):
+        blurred = 1 - blurred
+    size = int(np.clip(min(grey.shape) // 6, 9, 151)) | 1
+    paper = window_filter(window_filter(blurred, size, np.maximum), size, np.minimum)
+    darker = (paper - blurred) / np.maximum(paper, 0.05)    # ink's share of the light
+    darker[paper - blurred < 0.04] = 0                       # noise on dark paper, no ink
+    contrast = np.percentile(darker, 99.5)
+    if contrast < 0.1:
+        raise ImageError(f"{name}: no ink found (the image is blank or has no contrast); "
+                         f"expected dark digits on light paper, or light on dark")
+    return np.clip(darker, 0, None).astype(np.float32), max(0.06, contrast / 3)
+
+
+def light_ink(grey):
+    """True if the ink of grey (H, W) is lighter than its paper. The paper is what the
+    picture's border shows, its light changing smoothly across the page: a plane fitted
+    to the border's grey levels, by least squares. The ink is what lies farthest from it:
+    light ink if the lightest pixel lies farther above the paper than the darkest below.
+    Whole-picture evidence, so bold strokes that fill a tight crop do not fool it."""
+    height, width = grey.shape
+    rows = np.concatenate([np.zeros(width), np.full(width, height - 1),
+                           np.arange(height), np.arange(height)]) / height
+    cols = np.concatenate([np.arange(width), np.arange(width),
+                           np.zeros(height), np.full(height, width - 1)]) / width
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    plane = np.stack([np.ones_like(rows), rows, cols], axis=1)               # (B, 3)
+    a, b, c = np.linalg.lstsq(plane, border, rcond=None)[0]
+    paper = a + b * np.arange(height)[:, None] / height + c * np.arange(width) / width
+    level = np.median(border - plane @ (a, b, c))      # the paper, where the border is ink
+    return bool((grey - paper).max() - level > level - (grey - paper).min())
+
+
+def window_filter(image, size, combine):
+    """combine (np.maximum or np.minimum) over the size x size window centred on each
+    pixel of image (H, W); beyond the edges the image repeats its edge pixels. Windows of
+    1, 2, 4, ... pixels are combined from two of half the width (about log2(size) passes
+    along each axis), and a window of any size from two overlapping powers of two, which
+    max and min do not mind. np.add is taken for size 3 only: the sum of a 3 x 3 window."""
+    if combine is np.add and size != 3:
+        raise ValueError("window_filter sums 3 x 3 windows only")
+    for axis in (0, 1):
+        image = np.moveaxis(image, axis, -1)
+        n = image.shape[-1]
+        padded = np.pad(image, [(0, 0), (size // 2, size - 1 - size // 2)], mode="edge")
+        if combine is np.add:
+            image = padded[:, :n] + padded[:, 1:n + 1] + padded[:, 2:n + 2]
+        else:
+            width, wide = 1, padded
+            while 2 * width <= size:                       # wide[i]: padded[i:i + width]
+                wide = combine(wide[:, :-width], wide[:, width:])
+                width *= 2
+            image = combine(wide[:, :n], wide[:, size - width:size - width + n])
+        image = np.moveaxis(image, -1, axis)
+    return image
+
+
+def connected_pieces(mask):
+    """The 8-connected pieces of mask (H, W) bool: (labels, boxes, areas). labels (H, W)
+    holds 0 on paper and k = 1 .. K on piece k; boxes (K, 4) are (top, left, bottom,
+    right), bottom and right exclusive; areas (K,) count each piece's pixels.
+
+    Each inked pixel starts with its own number (its place in the list of inked pixels);
+    then, pass by pass, it takes the smallest number among its neighbours and then the
+    number held by the pixel that number names (pointer jumping), so numbers travel along
+    a stroke in leaps, and a few dozen passes settle even a long one.
+    """
+    height, width = mask.shape
+    rows, cols = np.nonzero(mask)                                    # the inked pixels (n,)
+    place = np.full(mask.shape, -1, dtype=np.int64)
+    place[rows, cols] = np.arange(len(rows))
+    label = np.arange(len(rows))
+    neighbours = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            y, x = rows + dy, cols + dx
+            inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+            found = np.where(inside, place[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)], -1)
+            neighbours.append(np.where(found >= 0, found, label))     # none: itself
+    neighbours = np.array(neighbours)                                # (9, n)
+    while True:
+        smallest = label[neighbours].min(axis=0)
+        for _ in range(4):
+            smallest = smallest[smallest]                           # follow each owner
+        if np.array_equal(smallest, label):
+            break
+        label = smallest
+    roots, k = np.unique(label, return_inverse=True)                 # pieces 0 .. K-1
+    labels = np.zeros(mask.shape, dtype=np.int64)
+    labels[rows, cols] = k + 1
+    boxes = np.zeros((len(roots), 4), dtype=np.int64)
+    if len(rows):
+        order = np.argsort(k, kind="stable")
+        starts = np.flatnonzero(np.diff(k[order], prepend=-1))
+        boxes[:, 0] = np.minimum.reduceat(rows[order], starts)
+        boxes[:, 1] = np.minimum.reduceat(cols[order], starts)
+        boxes[:, 2] = np.maximum.reduceat(rows[order], starts) + 1
+        boxes[:, 3] = np.maximum.reduceat(cols[order], starts) + 1
+    return labels, boxes, np.bincount(k, minlength=len(roots))
+
+
+def digit_groups(boxes, areas, shape, name="image"):
+    """The pieces that make each digit, left to right: a list of (piece numbers, their
+    box (top, left, bottom, right)). boxes (K, 4) and areas (K,) are the pieces', in an
+    image of shape (H, W).
+
+    Specks go first: pieces of under a tenth of a typical digit's ink that are also under
+    0.4 of its height (the typical digit: the median of the pieces with a fifth of the
+    largest one's ink or more); so do pieces along the image's edge taller than a digit
+    or under half as tall (the edge of a shadow or of the page, the dark tip of a shadow
+    in a corner). Pieces whose columns overlap by half the narrower one's width (a
+    quarter, for a bar twice as wide as tall), less than half a digit apart vertically,
+    are one digit (a 5's top stroke, a 7's crossbar, a broken line). A group whose middle
+    lies above or below the line the pieces' median tops and bottoms mark is not part of
+    the number. A group under half a digit's height is no digit either: it joins the
+    nearest digit if it lies within a quarter of a digit's height of it (a 5's top stroke
+    drawn beyond its body), or is dropped (a blot).
+    """
+    heights, widths = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    big = areas >= 0.2 * areas.max() if len(areas) else np.zeros(0, dtype=bool)
+    height, area = (np.median(heights[big]), np.median(areas[big])) if big.any() else (0, 0)
+    kept = (areas >= 0.1 * area) | (np.maximum(heights, widths) >= 0.4 * height)
+    on_edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[0]) | \
+        (boxes[:, 3] == shape[1])
+    kept &= ~(on_edge & ((heights > 1.25 * height) |
+                         (np.maximum(heights, widths) < 0.5 * height)))
+    boxes, pieces = boxes[kept], np.flatnonzero(kept) + 1
+    top, left, bottom, right = boxes.T
+    overlap = np.minimum(right[:, None], right) - np.maximum(left[:, None], left)
+    narrower = np.minimum((right - left)[:, None], right - left)
+    gap = np.maximum(top[:, None], top) - np.minimum(bottom[:, None], bottom)
+    flat = (right - left) >= 2 * (bottom - top)                  # a bar: a 5's top, a 7's
+    needed = np.where(flat[:, None] | flat[None, :], 0.25, 0.5) * narrower
+    together = (overlap >= needed) & (gap < 0.5 * height)                    # (K, K)
+    group = np.arange(len(boxes))
+    for _ in range(len(boxes)):                                  # join transitively
+        joined = np.where(together, group[None, :], len(boxes)).min(axis=1)
+        if np.array_equal(joined, group):
+            break
+        group = joined
+    members = [np.flatnonzero(group == g) for g in np.unique(group)]
+    spans = np.array([[top[m].min(), left[m].min(), bottom[m].max(), right[m].max()]
+                      for m in members]).reshape(-1, 4)
+    members = [pieces[m] for m in members]
+    line_top, line_bottom = np.median(boxes[:, 0]), np.median(boxes[:, 2])   # the number's
+    middle = (spans[:, 0] + spans[:, 2]) / 2
+    in_line = (middle > line_top) & (middle < line_bottom)                  # line of text
+    members, spans = [m for m, keep in zip(members, in_line) if keep], spans[in_line]
+    short = spans[:, 2] - spans[:, 0] < 0.5 * height
+    if short.any() and not short.all():
+        tall = np.flatnonzero(~short)
+        for i in np.flatnonzero(short):
+            gaps = np.maximum(spans[tall, 1] - spans[i, 3], spans[i, 1] - spans[tall, 3])
+            j = tall[gaps.argmin()]
+            if gaps.min() < 0.25 * height:
+                members[j] = np.concatenate([members[j], members[i]])
+                spans[j] = [min(spans[i, 0], spans[j, 0]), min(spans[i, 1], spans[j, 1]),
+                            max(spans[i, 2], spans[j, 2]), max(spans[i, 3], spans[j, 3])]
+        members, spans = [members[i] for i in tall], spans[tall]
+    if not members:
+        raise ImageError(f"{name}: no digits in a line found, only marks scattered above "
+                         f"and below each other; expected a number written in one line")
+    if len(members) > MAX_DIGITS:
+        raise ImageError(f"{name}: {len(members)} separate marks of about digit size: more "
+                         f"than a number of {MAX_DIGITS} digits; expected digits written on "
+                         f"plain paper, in one line")
+    order = np.argsort(spans[:, 1], kind="stable")
+    return [(members[i], spans[i]) for i in order]
+
+
+def prepare_digit(pixels, name="image"):
+    """A picture of one digit as MNIST would have it: float32 (28, 28), ink 1, paper 0:
+    its grey levels, the ink against the paper at its border (light ink on dark paper
+    turned over), then centre_digit."""
+    grey = grey_levels(pixels)
+    ink = grey if light_ink(window_filter(grey, 3, np.add) / 9) else 1 - grey   # ink bright
+    border = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    ink = np.clip(ink - np.median(border), 0, None)                # the paper's shade is no ink
+    if ink.max() < 0.1:
+        raise ImageError(f"{name}: no digit found (the image is blank or has no contrast)")
+    return centre_digit(ink)
+
+
+def centre_digit(ink):
+    """MNIST's preparation of a digit's ink (H, W), bright on 0: cropped to the ink,
+    scaled so its longer side is 20 pixels, by area averaging; placed in 28 x 28 so that
+    its centre of mass is on pixel (14, 14), within half a pixel, as MNIST's digits' are
+    (their mean is 13.99, 14.03; half a pixel off, the network misreads about one digit
+    in 300 more); brightest ink scaled to 1, like the training images' 255. float32 (28,
+    28)."""
+    top, left, bottom, right = ink_box(ink, 0.2)
+    ink = ink[top:bottom, left:right]
+    scale = 20 / max(ink.shape)
+    height = max(1, round(ink.shape[0] * scale))
+    width = max(1, round(ink.shape[1] * scale))
+    small = resize(ink, height, width)
+    total = small.sum()
+    centre_y = (small.sum(axis=1) @ np.arange(height)) / total
+    centre_x = (small.sum(axis=0) @ np.arange(width)) / total
+    top = int(np.clip(round(14 - centre_y), 0, 28 - height))
+    left = int(np.clip(round(14 - centre_x), 0, 28 - width))
+    digit = np.zeros((28, 28))
+    digit[top:top + height, left:left + width] = small
+    return (digit / digit.max()).astype(np.float32)

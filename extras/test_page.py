@@ -1,0 +1,123 @@
+"""Tests of page.py: the local page's server, on a free port of 127.0.0.1."""
+import base64
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from extras import page
+from extras.conftest import glyph
+from extras.judge import write_number
+
+
+@pytest.fixture
+def page_server(glyph_network):
+    """The --serve server on a free port of 127.0.0.1, in a thread: its address."""
+    server = page.make_server(glyph_network, "relu", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def post(address, body):
+    """POST body (bytes) to /read: (HTTP status, the JSON answer)."""
+    request = urllib.request.Request(f"http://{address}/read", data=body)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def grey_request(image):
+    """The JSON body the page sends for a grey uint8 image (H, W)."""
+    return json.dumps({"width": image.shape[1], "height": image.shape[0],
+                       "pixels": base64.b64encode(image.tobytes()).decode()}).encode()
+
+
+def test_the_page_server_reads_a_digit_and_a_number(page_server):
+    """POST /read answers the reading, each digit's probabilities and 28 x 28 input, and
+    for one digit the first-layer units that fired most; GET / is the page, self-contained."""
+    rng = np.random.default_rng(0)
+    status, answer = post(page_server, grey_request(write_number([glyph(7, rng)], "apart", rng, 80)))
+    assert status == 200 and answer["text"] == "7" and answer["digits"] == [7]
+    assert np.array(answer["inputs"]).shape == (1, 28, 28) and len(answer["probs"][0]) == 10
+    assert len(answer["units"]) == page.TOP_UNITS
+    assert answer["pictures"][0].startswith("data:image/png")
+    digits = [glyph(d, rng) for d in (1, 7, 0)]
+    status, answer = post(page_server, grey_request(write_number(digits, "apart", rng)))
+    assert status == 200 and answer["text"] == "170" and answer["units"] == []
+    assert np.array(answer["inputs"]).shape == (3, 28, 28)
+    with urllib.request.urlopen(f"http://{page_server}/", timeout=10) as reply:
+        text = reply.read().decode()
+    assert "<canvas" in text and 'fetch("/read"' in text
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", text)         # nothing from outside
+
+
+def test_the_page_server_answers_bad_requests_with_400_and_carries_on(page_server):
+    """Not JSON, the wrong fields or shape, empty, no ink, too large: each gets HTTP 400 and
+    a one-line JSON error, and the next good request is answered as if nothing happened."""
+    blank = np.full((40, 60), 255, dtype=np.uint8)
+    huge = {"width": 3000, "height": 3000, "pixels": ""}
+    bad = [b"not json", b"[1, 2]", json.dumps({"width": 2}).encode(),
+           json.dumps({"width": 2, "height": 2, "pixels": "AAAA"}).encode(),       # 3 bytes
+           json.dumps({"width": 0, "height": 0, "pixels": ""}).encode(),
+           json.dumps({"width": 2, "height": 2, "pixels": "not base64!"}).encode(),
+           grey_request(blank), json.dumps(huge).encode()]
+    for body in bad:
+        status, answer = post(page_server, body)
+        assert status == 400 and set(answer) == {"error"} and "\n" not in answer["error"]
+    too_long = http.client.HTTPConnection(page_server, timeout=10)
+    too_long.putrequest("POST", "/read")              # announces more than MAX_BODY bytes
+    too_long.putheader("Content-Length", str(page.MAX_BODY + 1))
+    too_long.endheaders()
+    reply = too_long.getresponse()
+    assert reply.status == 400 and "at most" in json.loads(reply.read())["error"]
+    too_long.close()
+    rng = np.random.default_rng(1)
+    status, answer = post(page_server, grey_request(write_number([glyph(0, rng)], "apart", rng, 60)))
+    assert status == 200 and answer["text"] == "0"
+
+
+def test_a_client_that_stalls_is_hung_up_on_and_said_in_one_line(glyph_network, monkeypatch,
+                                                                    capsys):
+    """A client that announces a body and sends none, or trickles its header, is hung up
+    on when its time is up, not held for ever; each such end is one line, no traceback."""
+    monkeypatch.setattr(page, "REQUEST_SECONDS", 1)
+    server = page.make_server(glyph_network, "relu", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    clients = [socket.create_connection(server.server_address) for _ in range(3)]
+    try:
+        clients[0].sendall(b"POST /read HTTP/1.1\r\nContent-Length: 4000000\r\n\r\n{")
+        clients[1].sendall(b"POST /re")                       # a header that never ends
+        started = time.monotonic()
+        for client in clients[:2]:
+            client.settimeout(5)
+            assert client.recv(100) == b""                    # hung up on, not kept waiting
+        assert time.monotonic() - started < 3
+        clients[2].close()                                    # hangs up before a word
+        time.sleep(0.3)
+    finally:
+        for client in clients:
+            client.close()
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) <= 3
+
+
+def test_serve_says_when_its_port_is_taken(glyph_network):
+    """A port in use is one line naming --port, not a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match="choose another port with --port N"):
+            page.serve(glyph_network, "relu", taken.getsockname()[1])
