@@ -265,58 +265,42 @@ def backward(params, cache, dlogits):
 
 
 # ---------------------------------------------------------------- optimizers
-# An optimizer step changes params in place, using grads from backward(). Whatever it must
+# An optimizer step changes params in place, using grads from backward(). What it must
 # remember between steps (velocities, running means) lives in `state`, a dict that starts
-# empty and is filled on the first step.
+# empty and is filled on the first step. Each step is written as its paper writes it, as
+# an update of one parameter array; in_slices() (appendix: running fast) applies it a
+# cache-sized slice at a time, which does the same arithmetic in less time.
 #
 # Weight decay shrinks each weight matrix W towards zero, W = W - lr * weight_decay * W,
 # apart from the gradient step ("decoupled", as in AdamW: Loshchilov & Hutter, 2019).
 # For plain SGD that is exactly L2 regularisation, adding (weight_decay / 2) * sum(W**2)
 # to the loss; with momentum or Adam it keeps the decay from being rescaled by their step
 # sizes. Biases are not decayed.
-#
-# The updates are written in place (*=, +=, out=) into arrays kept in state: an expression
-# like lr * v would allocate a new array as big as the weights on every step, and the
-# round trips to the operating system for that memory cost more than the arithmetic.
-#
-# Numbers below 1.2e-38 ("denormals") cost the CPU 10 to 50 times longer per operation.
-# A running average whose gradient stays 0 (a pixel that is never inked) shrinks by its
-# factor every step and reaches them within a few hundred steps. So every FLUSH_EVERY
-# steps the averages' entries below TINY are set to 0; such an entry moved its weight by
-# less than 1e-22 a step, so the math is unchanged.
-FLUSH_EVERY = 100
-TINY = 1e-30
-
 
 def sgd_step(params, grads, state, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+    """Stochastic gradient descent, with momentum or Nesterov's (Sutskever et al., 2013).
 
     For every parameter P with gradient g:
-        v = momentum * v + g                 (the velocity, starts at 0)
-        P = P - lr * v                       (momentum)
-        P = P - lr * (g + momentum * v)      (Nesterov: look ahead along v)
+        v = momentum * v + g                 the velocity (starts at 0)
+        P = P - lr * v                       momentum
+        P = P - lr * (g + momentum * v)      Nesterov: a look ahead along v
     With momentum = 0 this is plain SGD, P = P - lr * g. Weight decay: see above.
     """
     t = check_step(params, grads, state, lr, weight_decay, momentum=momentum)
+
+    def update(P, g, v):
+        v[:] = momentum * v + g
+        if nesterov:
+            P -= lr * (g + momentum * v)
+        else:
+            P -= lr * v
+
     for key, P in params.items():
         if key not in state:
-            state[key] = {"velocity": np.zeros_like(P), "work": np.empty_like(P)}
-        g, velocity, work = grads[key], state[key]["velocity"], state[key]["work"]
+            state[key] = {"v": np.zeros_like(P)}
         if weight_decay and key.startswith("W"):
             P *= 1 - lr * weight_decay
-        if momentum == 0:
-            direction = g
-        else:
-            velocity *= momentum
-            velocity += g                                        # v = momentum * v + g
-            direction = velocity
-            if nesterov:
-                np.multiply(velocity, momentum, out=work)
-                work += g                                        # g + momentum * v
-                direction = work
-        P -= np.multiply(direction, lr, out=work)                # P = P - lr * direction
-        if t % FLUSH_EVERY == 0:                                 # see TINY above
-            velocity[np.abs(velocity, out=work) < TINY] = 0
+        in_slices(update, P, grads[key], state[key]["v"], step=t)
 
 
 def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
@@ -329,62 +313,28 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
         s_hat = s / (1 - beta2**t)               the zeros they started from
         P = P - lr * m_hat / (sqrt(s_hat) + eps)
     Weight decay: see above.
-
-    Written as above, in place, a step makes thirteen passes over arrays as large as the
-    weights, the largest part of a default MNIST step outside the matrix multiplies. The
-    code makes ten, with the same result (test_nn.py checks it against the lines above):
-    it keeps sums instead of means, m_sum = m / (1 - beta1) and s_sum = s / (1 - beta2),
-    so that an update is one multiply shorter (m_sum = beta1 * m_sum + g), and moves the
-    constants into step_size and eps_hat, as the paper's section 2 does:
-        lr * m_hat / (sqrt(s_hat) + eps) = step_size * m_sum / (sqrt(s_sum) + eps_hat)
-        with r = sqrt(s_sum / s_hat) = sqrt((1 - beta2**t) / (1 - beta2)),
-        step_size = lr * (1 - beta1) / (1 - beta1**t) * r  and  eps_hat = eps * r.
-    Each array is updated a slice at a time (see in_slices).
     """
     t = check_step(params, grads, state, lr, weight_decay, beta1=beta1, beta2=beta2, eps=eps)
-    r = math.sqrt((1 - beta2 ** t) / (1 - beta2))
-    step_size = lr * (1 - beta1) / (1 - beta1 ** t) * r
-    eps_hat = eps * r
+
+    def update(P, g, m, s):
+        m[:] = beta1 * m + (1 - beta1) * g
+        s[:] = beta2 * s + (1 - beta2) * g**2
+        m_hat = m / (1 - beta1**t)
+        s_hat = s / (1 - beta2**t)
+        P -= lr * m_hat / (np.sqrt(s_hat) + eps)
+
     for key, P in params.items():
         if key not in state:
-            state[key] = {"m_sum": np.zeros_like(P), "s_sum": np.zeros_like(P)}
+            state[key] = {"m": np.zeros_like(P), "s": np.zeros_like(P)}
         if weight_decay and key.startswith("W"):
             P *= 1 - lr * weight_decay
-        sums = state[key]["m_sum"], state[key]["s_sum"]
-        for p, g, m_sum, s_sum, work in in_slices(state, P, grads[key], *sums):
-            m_sum *= beta1
-            m_sum += g                                           # m_sum = beta1 m_sum + g
-            s_sum *= beta2
-            s_sum += np.square(g, out=work)                      # s_sum = beta2 s_sum + g**2
-            if t % FLUSH_EVERY == 0:                             # see TINY above
-                m_sum[np.abs(m_sum, out=work) < TINY] = 0
-                s_sum[s_sum < TINY] = 0
-            denominator = np.sqrt(s_sum, out=work)
-            denominator += eps_hat
-            step = np.divide(m_sum, denominator, out=work)
-            step *= step_size
-            p -= step                                    # P -= lr m_hat / (sqrt(s_hat) + eps)
-
-
-# Adam makes ten passes a step over arrays as large as the weights. A 784 x 1024 float32
-# matrix is 3.2 MB, more than a core's cache, so each pass over a whole array would go
-# out to memory. On slices of BLOCK = 32K entries (128 KB) the five arrays a
-# step touches (P, g, m, s and a scratch slice) stay in cache for all the passes.
-BLOCK = 1 << 15
-
-
-def in_slices(state, *arrays):
-    """Matching 1-D slices of BLOCK entries of arrays of one shape (views: writing to them
-    changes the arrays), each with a scratch slice of the same length, kept in state."""
-    if "work" not in state:
-        state["work"] = np.empty(BLOCK, dtype=arrays[0].dtype)
-    flat = [array.reshape(-1) for array in arrays]
-    for start in range(0, flat[0].size, BLOCK):
-        pieces = [array[start:start + BLOCK] for array in flat]
-        yield pieces + [state["work"][:len(pieces[0])]]
+        in_slices(update, P, grads[key], state[key]["m"], state[key]["s"], step=t)
 
 
 OPTIMIZERS = {"sgd": sgd_step, "adam": adam_step}
+
+
+SCHEDULES = ("constant", "linear", "cosine")
 
 
 def scheduled_lr(lr, step, total_steps, schedule="constant", final_lr=0.0):
@@ -500,17 +450,16 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
 
 # ================================================================ appendix: what can wait
 # The heart ends here. What follows serves it: measuring a trained network, checking the
-# gradients, the training doctor, saving and loading, and the checks of what comes in.
-# Read on when you need one of them.
+# gradients, the training doctor, saving and loading, running fast, and the checks of
+# what comes in. Read on when you need one of them.
 
 
 # ---------------------------------------------------------------- measuring a trained network
 
 def outputs(params, X, activation, batch_size=1000):
     """The network's outputs (N, C) for X (N, D), dropout off, batch_size rows at a time:
-    the logits of a classifier (softmax() makes them probabilities), or the values of a
-    network trained with loss="mse". Each chunk of X is converted to the parameters'
-    dtype in its turn, so that a large float64 X is never copied whole."""
+    a classifier's logits (softmax() makes them probabilities), or the values of one
+    trained with loss="mse". A float64 X is converted chunk by chunk, never copied whole."""
     check_choice("activation", activation, ACTIVATIONS)
     n_layers = check_params(params)
     check_whole("batch_size", batch_size, 1)
@@ -523,13 +472,11 @@ def outputs(params, X, activation, batch_size=1000):
 
 
 def predict(params, X, activation, batch_size=1000):
-    """Class predictions (N,) of a classifier: the argmax of the logits, or for a one-output
-    network (binary_cross_entropy) 1 where its logit is > 0, i.e. probability > 0.5. A
-    regression network's values come from outputs()."""
+    """Class predictions (N,): the argmax of the logits, or for one output (trained with
+    binary_cross_entropy) 1 where its logit is > 0, probability > 0.5. Regression's values
+    come from outputs()."""
     logits = outputs(params, X, activation, batch_size)
-    if logits.shape[1] == 1:
-        return (logits[:, 0] > 0).astype(np.int64)
-    return logits.argmax(axis=1)
+    return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(axis=1)
 
 
 def accuracy(labels, predictions):
@@ -579,8 +526,8 @@ def confusion_matrix(labels, predictions, n_classes):
 
 def precision_recall(counts):
     """Per-class (precision, recall) of a confusion matrix counts[true, predicted]:
-    precision[k] = counts[k, k] / counts[:, k].sum()   of the samples called k, how many are
-    recall[k]    = counts[k, k] / counts[k, :].sum()   of the samples that are k, how many found
+        precision[k] = counts[k, k] / counts[:, k].sum()   of those called k, how many are
+        recall[k]    = counts[k, k] / counts[k, :].sum()   of those that are k, how many found
     A class never predicted (or never present) gets precision (or recall) 0."""
     correct = np.diag(counts).astype(np.float64)
     predicted, actual = counts.sum(axis=0), counts.sum(axis=1)
@@ -597,13 +544,12 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
 
     Everything is copied to float64. For every entry P[j] of every parameter array P:
         numeric[j] = (L(P[j] + step) - L(P[j] - step)) / (2 * step)     (central difference)
-    and error(P) = |analytic - numeric| / (|analytic| + |numeric|), with |.| the Euclidean
-    norm over the entries checked; the result is the largest error(P). A correct backward
-    gives about 1e-9, a wrong one 1e-2 or more; NaN or infinity raises FloatingPointError.
-    With dropout, each evaluation redraws the same masks from default_rng(seed). It costs
-    two forward passes per entry: for a large network, entries=20 checks 20 entries of
-    each array. relu has a kink at z = 0 where no derivative exists: give the biases small
-    random values first, or an input that dropout zeroed lands on it.
+    and error(P) = |analytic - numeric| / (|analytic| + |numeric|), |.| the Euclidean norm
+    over the entries checked; the result is the largest error(P). A correct backward gives
+    about 1e-9, a wrong one 1e-2 or more; NaN or infinity raises a FloatingPointError.
+    Two forward passes per entry: for a large network, entries=20 checks 20 of each array.
+    With dropout, every pass draws the same masks from default_rng(seed). relu has a kink
+    at z = 0 with no derivative: give the biases small random values first.
     """
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("loss", loss, LOSSES)
@@ -611,11 +557,11 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
     X = check_inputs(X, params).astype(np.float64)
     params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
 
-    def loss_and_grads():
+    def loss_and_dlogits():
         logits, cache = forward(params, X, activation, dropout, np.random.default_rng(seed))
         return (*LOSSES[loss](logits, targets), cache)
 
-    _, dlogits, cache = loss_and_grads()
+    _, dlogits, cache = loss_and_dlogits()
     analytic, pick, worst = backward(params, cache, dlogits), np.random.default_rng(seed), 0.0
     for key, param in params.items():
         flat = param.reshape(-1)                                   # a view: writes reach param
@@ -626,9 +572,9 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
         for n, j in enumerate(checked):
             saved = flat[j]
             flat[j] = saved + step
-            loss_plus = loss_and_grads()[0]
+            loss_plus = loss_and_dlogits()[0]
             flat[j] = saved - step
-            numeric[n] = (loss_plus - loss_and_grads()[0]) / (2 * step)
+            numeric[n] = (loss_plus - loss_and_dlogits()[0]) / (2 * step)
             flat[j] = saved
         exact = analytic[key].reshape(-1)[checked]
         for name, values in (("analytic", exact), ("numeric", numeric)):
@@ -641,27 +587,36 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
 
 
 # ---------------------------------------------------------------- the training doctor
-# The checks that experts run by hand when a network will not learn, as code: train()
-# keeps notes on each layer (the watch), diagnose() reads them in the history, one small
-# function per rule; sanity_check() tries the setup before a long run, find_lr() looks for
-# a learning rate. Every threshold is a rule of thumb with its source: a reason to look
-# closer, not a law. CS231n, "Neural Networks Part 3" (Karpathy et al.); Karpathy, "A
-# Recipe for Training Neural Networks" (2019); Smith, "Cyclical Learning Rates for
-# Training Neural Networks" (2017).
+# What experts check by hand when a network will not learn, as code: train() keeps notes
+# on every layer (the watch), diagnose() reads them in the history, one small function per
+# rule; sanity_check() tries the setup before a long run, find_lr() looks for a learning
+# rate. Each threshold is a rule of thumb with its source, a reason to look closer, not a
+# law: CS231n, "Neural Networks Part 3" (Karpathy et al.); Karpathy, "A Recipe for
+# Training Neural Networks" (2019); Smith, "Cyclical Learning Rates" (2017).
 
-# The watch: about WATCHED_BATCHES batches an epoch, every k-th one, and on them at most
-# WATCHED_ENTRIES entries of each weight matrix (an estimate from 65,536 entries is as
-# good as one from all 800,000, for a tenth of the copying).
-WATCHED_BATCHES = 40
-WATCHED_ENTRIES = 1 << 16
-# A sigmoid or tanh unit is saturated when its output is within 0.01 of a flat end, where
-# its slope is nearly 0 and it stops learning: sigmoid(4.6) = 0.990, tanh(2.65) = 0.990.
+WATCHED_BATCHES = 40       # the watch measures about this many batches an epoch...
+WATCHED_ENTRIES = 1 << 16  # ...on this many entries of each W: as good as all, far cheaper
+# A sigmoid or tanh unit is saturated within 0.01 of a flat end, where its slope is nearly
+# 0 and it stops learning: sigmoid(4.6) = 0.990, tanh(2.65) = 0.990.
 SATURATED_Z = {"sigmoid": 4.6, "tanh": 2.65}
-# A loss 100x where it started: batch-to-batch noise moves a loss by tens of per cent, not
-# a hundredfold; that happens when each step throws the weights further than the last.
-# The start is never taken below chance_loss, so a resumed good model (loss 0.01) is not
-# stopped by one ordinary bad batch.
+# Batch-to-batch noise moves a loss by tens of per cent, not a hundredfold: that happens
+# when each step throws the weights further than the last. The start is never taken below
+# chance_loss, so that a resumed good model is not stopped by one ordinary bad batch.
 DIVERGED_FACTOR = 100
+# CS231n: "the ratio of the update magnitudes to the value magnitudes ... should be
+# somewhere around 1e-3", read in epoch 1, where a decaying schedule's rate is highest, as
+# the median over the layers. Healthy runs sit a few times above it, so the alarms are far
+# out: 30x below, 50x above, where training at find_lr's suggestion never goes.
+UPDATE_RATIO_GOOD, UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW = 1e-3, 5e-2, 1e-3 / 30
+DEAD_SHARE = SATURATED_SHARE = 0.25  # CS231n: "as much as 40% of your network can be dead"
+VANISHING_RATIO = 1e-2     # the first layer's gradients 100x smaller than the last layer's
+# Memorising: training accuracy 5 points above validation and the gap widening, the
+# training loss under a quarter of chance; or the validation loss 10% above its lowest
+# while the training loss fell (regression).
+MEMORISING_GAP, RISEN = 0.05, 1.1
+# Targets far from mean 0, std 1 make the first steps huge or tiny (LeCun et al., 1998,
+# "Efficient BackProp": what holds for the inputs holds for the outputs).
+TARGET_SCALE = 10
 
 
 def new_watch(params, loss, batches_per_epoch, settings):
@@ -674,73 +629,67 @@ def new_watch(params, loss, batches_per_epoch, settings):
 
 def start_epoch(watch, params):
     """Zero the epoch's sums in watch, and start its clock."""
-    n_layers = len(params) // 2
-    hidden = [params[f"W{i}"].shape[1] for i in range(1, n_layers)]
+    hidden = [params[f"W{i}"].shape[1] for i in range(1, len(params) // 2)]
     watch.update({"started": time.perf_counter(), "samples": 0, "total_loss": 0.0,
                   "correct": 0, "batches": 0, "watched_samples": 0,
-                  "grad_rms": np.zeros(n_layers), "update_ratio": np.zeros(n_layers),
+                  "grad_rms": np.zeros(len(hidden) + 1), "update_ratio": np.zeros(len(hidden) + 1),
                   "fired": [np.zeros(h, dtype=bool) for h in hidden],
                   "saturated": [np.zeros(h, dtype=np.int64) for h in hidden]})
 
 
 def check_loss(watch, batch_loss, logits, epoch, batch, lr):
-    """Raise a FloatingPointError if batch_loss is NaN, infinite or DIVERGED_FACTOR times
-    the reference; the first call sets the reference (and notes the initial loss)."""
+    """Raise a FloatingPointError that says what to try if batch_loss is NaN, infinite or
+    DIVERGED_FACTOR times the reference; the first call sets the reference."""
     if watch["reference"] is None:
         watch["initial_loss"] = batch_loss
         watch["chance_loss"] = chance_loss(watch["loss"], logits.shape[1])
         watch["reference"] = max(batch_loss, watch["chance_loss"] or 0)
-    if not batch_loss <= DIVERGED_FACTOR * watch["reference"]:      # also catches NaN
-        seen = (f"the loss became {batch_loss:.3g} at epoch {epoch}, batch {batch} (it "
-                f"started near {watch['reference']:.3g}): training diverged.")
-        if logits.dtype == np.float16:
-            raise FloatingPointError(seen + " The parameters are float16, whose largest "
-                                     "number is 65504: activations and gradients overflow "
-                                     "it. Use float32 (init_params' default).")
-        raise FloatingPointError(seen + f" The steps are too large for this network: try a "
-                                 f"learning rate 10x lower (lr={lr} now), or find one with "
-                                 f"find_lr(); and check that the inputs are scaled (e.g. to "
-                                 f"[0, 1] or to mean 0, std 1).")
+    if batch_loss <= DIVERGED_FACTOR * watch["reference"]:          # (False for NaN)
+        return
+    seen = (f"the loss became {batch_loss:.3g} at epoch {epoch}, batch {batch} (it started "
+            f"near {watch['reference']:.3g}): training diverged.")
+    if logits.dtype == np.float16:
+        raise FloatingPointError(seen + " The parameters are float16, whose largest number "
+                                 "is 65504: activations and gradients overflow it. Use "
+                                 "float32 (init_params' default).")
+    raise FloatingPointError(seen + f" The steps are too large for this network: try a "
+                             f"learning rate 10x lower (lr={lr} now), or find one with "
+                             f"find_lr(); and check that the inputs are scaled (e.g. to "
+                             f"[0, 1] or to mean 0, std 1).")
 
 
 def chance_loss(loss, n_outputs):
-    """The loss of a network that knows nothing yet and says so: ln(C) for C classes
-    (every class at 1/C), ln(2) for a yes/no output; None for mse (it depends on the
-    targets' scale)."""
+    """The loss of a network that knows nothing yet and says so: ln(C) for C classes,
+    ln(2) for a yes/no output; None for mse (it depends on the targets' scale)."""
     return {"cross_entropy": math.log(n_outputs), "binary_cross_entropy": math.log(2)}.get(loss)
 
 
 def run_settings(targets, settings):
     """What the doctor must know of a run so as not to prescribe what is already on: the
     settings train() was given (momentum: SGD's, or Adam's beta1), whether it augmented,
-    and for mse the targets' mean, std and variance."""
-    run = dict(settings, augment=settings["augment"] is not None,
-               momentum=0.9 if settings["momentum"] is None else settings["momentum"],
-               nesterov=bool(settings["nesterov"]))
+    and for mse the targets' mean, std and variance (the loss of predicting the mean)."""
+    run = dict(settings, augment=settings["augment"] is not None, nesterov=bool(settings["nesterov"]),
+               momentum=0.9 if settings["momentum"] is None else settings["momentum"])
     if settings["loss"] == "mse":
         run.update(target_mean=float(np.mean(targets)), target_std=float(np.std(targets)),
-                   target_variance=float(np.var(targets, axis=0).mean()))   # mse of the mean
+                   target_variance=float(np.var(targets, axis=0).mean()))
     return run
 
 
 def watch_before_step(watch, params, batch):
-    """On a watched batch, a copy of the watched entries of each W{i} before the step
-    (the change the optimizer makes is measured against it); None on the others."""
+    """On a watched batch, a copy of the watched entries of each W{i} before the step (the
+    optimizer's change is measured against it); None on the others."""
     if batch % watch["every"]:
         return None
     return [watched_entries(params[f"W{i}"]).copy() for i in range(1, len(params) // 2 + 1)]
 
 
 def watch_after_step(watch, before, params, grads, cache, batch_loss, logits, targets):
-    """Add one step to the epoch's sums: its loss and correct answers, and on a watched
-    batch (before is not None) the measurements of every layer i:
-        grad_rms      rms(dW{i})
-        update_ratio  rms(change the optimizer made to W{i}) / rms(W{i} before the step)
-        fired         hidden units with z{i} > 0 on some sample (relu units that never
-                      fire pass no gradient: they are dead)
-        saturated     per hidden unit, the samples that put it at a flat end (sigmoid, tanh)
-    The update ratio is measured, not computed from lr: momentum and Adam change the step.
-    """
+    """Add a step to the epoch's sums (its loss, its right answers), and on a watched batch
+    the measures of every layer i: grad_rms, rms(dW{i}); update_ratio, rms(the change the
+    optimizer made to W{i}) / rms(W{i}), measured, since momentum and Adam change the step;
+    fired, the hidden units with z{i} > 0 on some sample (relu units that never fire pass no
+    gradient: they are dead); saturated, the samples that put each unit at a flat end."""
     watch["samples"] += len(logits)
     watch["total_loss"] += batch_loss * len(logits)
     watch["correct"] += count_correct(logits, targets, watch["loss"])
@@ -761,15 +710,12 @@ def watch_after_step(watch, before, params, grads, cache, batch_loss, logits, ta
 
 
 def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
-    """The history's record of an epoch, from the watch's sums (which start again):
-        epoch, loss and train_accuracy   averaged over the epoch's batches as they were
-                                         trained (dropout on; accuracy None for mse)
-        val_loss, val_accuracy           from validation = (loss, accuracy), or None
-        best_epoch                       the epoch of the lowest val_loss so far (or None)
-        lr, seconds, samples_per_second  at the epoch's end; validation's time included
-        layers                           each layer's health (see layer_report)
-    The first record also holds initial_loss (the first batch's, before any step),
-    chance_loss, and the run's settings (see run_settings)."""
+    """The history's record of an epoch, from the watch's sums (which start again): epoch;
+    loss and train_accuracy, averaged over its batches as they were trained (dropout on;
+    accuracy None for mse); val_loss and val_accuracy from validation, or None; best_epoch,
+    that of the lowest val_loss so far; lr, seconds and samples_per_second; layers, each
+    layer's health (layer_report). The first record also holds initial_loss (the first
+    batch's, before any step), chance_loss, and the run's settings (run_settings)."""
     seconds = time.perf_counter() - watch["started"]
     record = {"epoch": epoch, "loss": watch["total_loss"] / watch["samples"],
               "train_accuracy": None if watch["loss"] == "mse" else
@@ -786,12 +732,10 @@ def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
 
 
 def layer_report(watch, params, activation):
-    """One dict per layer i from an epoch's watch: weight_rms (at the epoch's end),
-    grad_rms and update_ratio (means over the watched steps), dead (relu: the share of
-    hidden units that never fired) and saturated (sigmoid, tanh: the share of hidden
-    units at a flat end on most samples); None where a number does not apply."""
-    report = []
-    n_layers = len(params) // 2
+    """One dict a layer: weight_rms at the epoch's end; grad_rms and update_ratio, means
+    over the watched steps; dead (relu: the share of hidden units that never fired) and
+    saturated (sigmoid, tanh: the share at a flat end on most samples), or None."""
+    n_layers, report = len(params) // 2, []
     for i in range(1, n_layers + 1):
         hidden = i < n_layers
         report.append({
@@ -811,35 +755,14 @@ def rms(array):
 
 
 def watched_entries(W):
-    """Every k-th entry of W, at most WATCHED_ENTRIES of them, spread over all its rows
-    (a view: copy it to keep it)."""
+    """Every k-th entry of W, at most WATCHED_ENTRIES, spread over all its rows (a view)."""
     return W.reshape(-1)[::max(1, W.size // WATCHED_ENTRIES)]
 
 
-# The rules' thresholds. CS231n: "the ratio of the update magnitudes to the value
-# magnitudes ... should be somewhere around 1e-3"; read on the first epoch, where a
-# decaying schedule's rate is highest, as the median over the layers. Healthy runs sit a
-# few times above it, so the alarms are far out: 30x below, 50x above (the high mark is
-# where training at find_lr's suggestion never reaches, and rates that cost accuracy do).
-UPDATE_RATIO_GOOD, UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW = 1e-3, 5e-2, 1e-3 / 30
-# CS231n: "as much as 40% of your network can be 'dead'": an alarm at a quarter of a layer.
-DEAD_SHARE = SATURATED_SHARE = 0.25
-# Vanishing gradients: the first layer's 100x smaller than the last layer's.
-VANISHING_RATIO = 1e-2
-# Memorising: training accuracy 5 points above validation and the gap widening, the
-# training loss below a quarter of chance; for regression, the validation loss 10% above
-# its lowest while the training loss fell.
-MEMORISING_GAP, RISEN = 0.05, 1.1
-# Targets far from mean 0, std 1 make the first steps huge, or tiny (LeCun et al.,
-# "Efficient BackProp", 1998: what holds for the inputs holds for the outputs).
-TARGET_SCALE = 10
-
-
 def diagnose(history):
-    """What looks wrong in a run, from train()'s history: a list of findings, each a dict
-    with "check" (a short name), "seen" (the numbers), "cause" (a plain sentence), and
-    "remedies" and "try" (see finding), fitted to the run's settings, never prescribing
-    what is already on. An empty list means nothing looks wrong."""
+    """What looks wrong in a run, from train()'s history: a list of findings (see finding),
+    fitted to the run's settings, never prescribing what is already on; an empty list
+    when nothing looks wrong."""
     if not history:
         return []
     run = history[0].get("settings", {})
@@ -849,14 +772,14 @@ def diagnose(history):
                         "the steps are too large, so the weights grow until they overflow",
                         [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")])]
     return (loss_at_start(history) + target_scale(run) + gradients_and_steps(history, run)
-            + units(history, run) + fitting_findings(history, run) + not_learning(history))
+            + units(history, run) + fitting(history, run) + not_learning(history))
 
 
 def finding(check, seen, cause, remedies):
-    """One finding: what was seen, its likely cause, and remedies, the most promising
-    first. "try" says them all in nn.py's argument names; each remedy's "set" holds the
-    settings it changes ({"lr": 0.0002}) where it is a change of setting, so that a
-    program with flags of its own (mnist.py) can say it its own way."""
+    """One finding: "check" (a short name), "seen" (the numbers), "cause" (a sentence) and
+    "remedies", the most promising first, each with "say", in nn.py's argument names, and
+    where it changes a setting "set" ({"lr": 0.0002}), so that a program with flags of its
+    own (mnist.py) can say it its own way; "try" says them all."""
     return {"check": check, "seen": seen, "cause": cause, "remedies": remedies,
             "try": "; ".join(remedy["say"] for remedy in remedies)}
 
@@ -873,7 +796,7 @@ def advice(text):
 
 
 def new_lr(run, factor):
-    """A remedy of a learning rate `factor` times the run's, rounded to one digit."""
+    """A learning rate `factor` times the run's, rounded to one digit."""
     if "lr" not in run:                          # a history made by hand, without settings
         return advice(f"a learning rate {max(factor, 1 / factor):.0f}x "
                       f"{'higher' if factor > 1 else 'lower'}")
@@ -881,9 +804,8 @@ def new_lr(run, factor):
 
 
 def loss_at_start(history):
-    """Karpathy, "verify loss @ init"; CS231n, "look for correct loss at chance performance":
-    He-initialised networks start a little above ln(C), output weights 100x too large 10x
-    above it. The alarm: 3x away, either way."""
+    """Karpathy, "verify loss @ init": He-initialised networks start a little above ln(C),
+    output weights 100x too large 10x above it. The alarm: 3x away, either way."""
     initial, chance = history[0].get("initial_loss"), history[0].get("chance_loss")
     if not chance or initial is None or chance / 3 < initial < 3 * chance:
         return []
@@ -897,48 +819,44 @@ def loss_at_start(history):
 
 def target_scale(run):
     """Regression targets far from mean 0, std 1."""
-    if run.get("loss") != "mse":
+    if run.get("loss") != "mse" or (abs(run["target_mean"]) < TARGET_SCALE and
+                                    1 / TARGET_SCALE < run["target_std"] < TARGET_SCALE):
         return []
-    mean, std = run["target_mean"], run["target_std"]
-    if abs(mean) < TARGET_SCALE and 1 / TARGET_SCALE < std < TARGET_SCALE:
-        return []
-    return [finding("target scale", f"the targets have mean {mean:.3g} and std {std:.3g}",
-                    "the network's outputs start near 0 with a spread near 1, so it spends "
-                    "its steps, and its first layers' scale, on reaching the targets' range",
-                    [advice("targets scaled to mean 0, std 1 (t = (y - mean) / std; predict "
-                            "y = t * std + mean)")])]
+    return [finding("target scale", f"the targets have mean {run['target_mean']:.3g} and std "
+                    f"{run['target_std']:.3g}", "the network's outputs start near 0 with a "
+                    "spread near 1, so it spends its steps, and its first layers' scale, on "
+                    "reaching the targets' range", [advice(
+                        "targets scaled to mean 0, std 1 (t = (y - mean) / std; predict "
+                        "y = t * std + mean)")])]
 
 
 def gradients_and_steps(history, run):
-    """Vanishing gradients, and a learning rate far too high or too low, from epoch 1."""
+    """Vanishing gradients, and a learning rate far too high or too low, in epoch 1."""
     layers, found = history[0]["layers"], []
     gradients = [layer["grad_rms"] for layer in layers]
-    ratios = sorted(layer["update_ratio"] for layer in layers)
-    ratio = ratios[len(ratios) // 2]
+    ratio = sorted(layer["update_ratio"] for layer in layers)[len(layers) // 2]
     vanishing = len(gradients) >= 3 and gradients[0] < VANISHING_RATIO * gradients[-1]
     if vanishing:
-        found.append(finding("vanishing gradients", f"the first layer's gradients (rms "
-                        f"{gradients[0]:.1e}) are {gradients[-1] / max(gradients[0], 1e-30):,.0f}x "
-                        f"smaller than the last layer's ({gradients[-1]:.1e})",
-                        "each sigmoid/tanh layer multiplies the gradient by its slope (at most "
-                        "0.25 for sigmoid), so deep stacks of them starve the first layers",
-                        ([change(activation="relu", init="he")]
-                         if run.get("activation") not in ("relu", "leaky_relu") else [])
-                        + [advice("fewer layers")]))
+        found.append(finding(
+            "vanishing gradients", f"the first layer's gradients (rms {gradients[0]:.1e}) are "
+            f"{gradients[-1] / max(gradients[0], 1e-30):,.0f}x smaller than the last layer's "
+            f"({gradients[-1]:.1e})", "each sigmoid/tanh layer multiplies the gradient by its "
+            "slope (at most 0.25 for sigmoid), so deep stacks of them starve the first layers",
+            ([change(activation="relu", init="he")]
+             if run.get("activation") not in ("relu", "leaky_relu") else [])
+            + [advice("fewer layers")]))
     if ratio > UPDATE_RATIO_HIGH:
-        found.append(finding("learning rate too high", f"each step changed the weights by "
-                        f"{ratio:.1e} of their size in epoch 1; about 1e-3 is healthy",
-                        "the learning rate is too high: steps overshoot and undo each other",
-                        [new_lr(run, 3 * UPDATE_RATIO_GOOD / ratio),
-                         advice("or measure one: find_lr()")]))
-    elif ratio < UPDATE_RATIO_LOW and not vanishing:
-        # (with vanishing gradients the layers' ratios differ by orders of magnitude, and
-        # a higher learning rate would only blow up the last layers)
-        found.append(finding("learning rate too low", f"each step changed the weights by only "
-                        f"{ratio:.1e} of their size in epoch 1; about 1e-3 is healthy",
-                        "the learning rate is too low: the network barely moves",
-                        [new_lr(run, UPDATE_RATIO_GOOD / ratio / 3),
-                         advice("or measure one: find_lr()")]))
+        found.append(finding(
+            "learning rate too high", f"each step changed the weights by {ratio:.1e} of their "
+            f"size in epoch 1; about 1e-3 is healthy", "the learning rate is too high: steps "
+            "overshoot and undo each other",
+            [new_lr(run, 3 * UPDATE_RATIO_GOOD / ratio), advice("or measure one: find_lr()")]))
+    elif ratio < UPDATE_RATIO_LOW and not vanishing:     # (then a higher rate would only
+        found.append(finding(                            # blow up the last layers)
+            "learning rate too low", f"each step changed the weights by only {ratio:.1e} of "
+            f"their size in epoch 1; about 1e-3 is healthy", "the learning rate is too low: "
+            "the network barely moves",
+            [new_lr(run, UPDATE_RATIO_GOOD / ratio / 3), advice("or measure one: find_lr()")]))
     return found
 
 
@@ -946,26 +864,25 @@ def units(history, run):
     """Dead relu units, and sigmoid or tanh units stuck at a flat end, in the last epoch."""
     found = []
     for layer in history[-1]["layers"]:
-        if layer["dead"] is not None and layer["dead"] > DEAD_SHARE:
+        if (layer["dead"] or 0) > DEAD_SHARE:
             found.append(finding(
                 "dead units", f"{100 * layer['dead']:.0f}% of layer {layer['layer']}'s relu "
                 f"units never fired in the last epoch (on the batches watched)",
                 "a too-large step pushed their biases and weights where z < 0 for every "
                 "input; then their gradient is 0 and they never recover",
                 [new_lr(run, 1 / 10), change(activation="leaky_relu")]))
-        if layer["saturated"] is not None and layer["saturated"] > SATURATED_SHARE:
+        if (layer["saturated"] or 0) > SATURATED_SHARE:
             found.append(finding(
-                "saturated units", f"{100 * layer['saturated']:.0f}% of layer "
-                f"{layer['layer']}'s units sat at a flat end of their activation on most "
-                f"samples", "large inputs to sigmoid/tanh, where the slope is almost 0: "
-                "those units stop learning",
+                "saturated units", f"{100 * layer['saturated']:.0f}% of layer {layer['layer']}'s "
+                f"units sat at a flat end of their activation on most samples", "large inputs "
+                "to sigmoid/tanh, where the slope is almost 0: those units stop learning",
                 [change(activation="relu", init="he"), advice("inputs scaled to mean 0, std 1")]))
     return found
 
 
 def not_learning(history):
-    """Karpathy: "overfit one batch" first; a run that cannot cut its own training loss by
-    a tenth is not learning at all."""
+    """Karpathy, "overfit one batch": a run that cannot cut its own training loss by a
+    tenth is not learning at all."""
     start, last = history[0].get("initial_loss", history[0]["loss"]), history[-1]["loss"]
     if len(history) < 2 or last <= 0.9 * start:
         return []
@@ -975,24 +892,30 @@ def not_learning(history):
                                      advice("more or wider layers"), advice("sanity_check()")])]
 
 
-def fitting_findings(history, run):
+def fitting(history, run):
     """How training and validation compare: memorising, dropout too strong, past its best,
-    worse than predicting the mean. From accuracies, or for regression from losses."""
-    first, last = history[0], history[-1]
+    worse than predicting the mean; from the accuracies, or for regression the losses."""
+    first, last, found = history[0], history[-1], []
     if last.get("val_loss") is None or len(history) < 2:
         return []
-    if last["val_accuracy"] is None:
-        return regression_fit(history, run)
-    found, chance = [], first.get("chance_loss")
+    losses = [record["val_loss"] for record in history]
     accuracies = [record["val_accuracy"] for record in history]
-    gap = last["train_accuracy"] - last["val_accuracy"]
-    if gap > MEMORISING_GAP and gap > first["train_accuracy"] - first["val_accuracy"]:
-        if chance is None or last["loss"] < chance / 4:
+    regression = last["val_accuracy"] is None
+    best = int(np.argmin(losses) if regression else np.argmax(accuracies))   # from epoch 0
+    gap = None if regression else last["train_accuracy"] - last["val_accuracy"]
+    if regression and losses[-1] > RISEN * losses[best] and last["loss"] < history[best]["loss"]:
+        found.append(finding(
+            "memorising", f"the validation loss was lowest in epoch {best + 1} "
+            f"({losses[best]:.3g}) and ended at {losses[-1]:.3g}, while the training loss "
+            f"fell from {history[best]['loss']:.3g} to {last['loss']:.3g}", MEMORISING,
+            regularisers(run)))
+    elif not regression and gap > MEMORISING_GAP and \
+            gap > first["train_accuracy"] - first["val_accuracy"]:
+        if first.get("chance_loss") is None or last["loss"] < first["chance_loss"] / 4:
             found.append(finding(
                 "memorising", f"training accuracy {100 * last['train_accuracy']:.1f}% but "
                 f"validation {100 * last['val_accuracy']:.1f}%, and the gap is growing",
-                "the network learns the training samples by heart instead of what they have "
-                "in common", regularisers(run)))
+                MEMORISING, regularisers(run)))
         elif run.get("dropout", 0) > 0:
             found.append(finding(
                 "dropout too strong", f"validation accuracy {100 * last['val_accuracy']:.1f}% "
@@ -1002,42 +925,25 @@ def fitting_findings(history, run):
                 "units on than with dropout: dropout in every layer of a deep, narrow network "
                 "changes each layer's input too much between training and use",
                 [change(dropout=0), change(dropout=run["dropout"] / 3)]))
-    peak = int(np.argmax(accuracies))
-    if len(history) >= 4 and peak <= len(history) - 3 and not run.get("keep_best") \
-            and accuracies[-1] < accuracies[peak] - 0.005:
+    if len(history) >= 4 and best <= len(history) - 3 and not run.get("keep_best") and (
+            (regression and found) or (not regression and accuracies[-1] < accuracies[best] - 0.005)):
         found.append(finding(
-            "past its best", f"validation accuracy peaked at {100 * accuracies[peak]:.2f}% in "
-            f"epoch {peak + 1} and ended at {100 * accuracies[-1]:.2f}%",
+            "past its best", f"the validation loss was lowest in epoch {best + 1}" if regression
+            else f"validation accuracy peaked at {100 * accuracies[best]:.2f}% in epoch "
+            f"{best + 1} and ended at {100 * accuracies[-1]:.2f}%",
             "training went on after the network stopped generalising better",
-            [change(keep_best=True), change(epochs=peak + 1)]))
+            [change(keep_best=True), change(epochs=best + 1)]))
+    if regression and run.get("target_variance") is not None and losses[-1] > run["target_variance"]:
+        found.append(finding(
+            "worse than the mean", f"the validation loss {losses[-1]:.3g} is above "
+            f"{run['target_variance']:.3g}, the loss of always predicting the training "
+            f"targets' mean", "the network has learned less than nothing that carries over "
+            "to new samples", [advice("see the other findings; if there are none, a lower "
+                                      "learning rate and fewer epochs")]))
     return found
 
 
-def regression_fit(history, run):
-    """fitting_findings for regression: the losses tell it all."""
-    val_losses = [record["val_loss"] for record in history]
-    best, found = int(np.argmin(val_losses)), []
-    if val_losses[-1] > RISEN * val_losses[best] and history[-1]["loss"] < history[best]["loss"]:
-        found.append(finding(
-            "memorising", f"the validation loss was lowest in epoch {best + 1} "
-            f"({val_losses[best]:.3g}) and ended at {val_losses[-1]:.3g}, while the training "
-            f"loss fell from {history[best]['loss']:.3g} to {history[-1]['loss']:.3g}",
-            "the network learns the training samples by heart instead of what they have in "
-            "common", regularisers(run)))
-        if len(history) >= 4 and best <= len(history) - 3 and not run.get("keep_best"):
-            found.append(finding(
-                "past its best", f"the validation loss was lowest in epoch {best + 1}",
-                "training went on after the network stopped generalising better",
-                [change(keep_best=True), change(epochs=best + 1)]))
-    baseline = run.get("target_variance")
-    if baseline is not None and val_losses[-1] > baseline:
-        found.append(finding(
-            "worse than the mean", f"the validation loss {val_losses[-1]:.3g} is above "
-            f"{baseline:.3g}, the loss of always predicting the training targets' mean",
-            "the network has learned less than nothing that carries over to new samples",
-            [advice("see the other findings; if there are none, a lower learning rate and "
-                    "fewer epochs")]))
-    return found
+MEMORISING = "the network learns the training samples by heart instead of what they have in common"
 
 
 def regularisers(run):
@@ -1055,18 +961,14 @@ def regularisers(run):
 
 def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samples=50,
                  steps=300, lr=1e-3, rng=None):
-    """Checks to run before a long training; params are left untouched (copies are used).
-
-    Returns a list of dicts with "check", "passed" (True or False) and "seen":
+    """Checks to run before a long training, on copies (params are left as they were).
+    A list of {"check", "passed" (True or False), "seen"}, from Karpathy's recipe ("verify
+    loss @ init", "overfit one batch", "input-independent baseline") and CS231n:
         loss at start  the loss at initialisation is within 3x of chance_loss(), ln(C)
         overfit        n_samples samples learned to 100% accuracy (mse: to 1% of their
-                       starting loss) in at most `steps` full-batch Adam steps: the
-                       gradients reach every layer and move it the right way
-        uses inputs    the same training with all-zero inputs ends clearly worse (loss at
-                       least twice as high): the network reads its inputs
+                       starting loss) in at most `steps` full-batch Adam steps
+        uses inputs    the same training on all-zero inputs ends at twice the loss or more
         gradients      gradient_check() on 5 samples, 20 entries per array, below 1e-4
-    From Karpathy's recipe ("verify loss @ init", "overfit one batch", "input-independent
-    baseline") and CS231n's gradient checks.
     """
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("loss", loss, LOSSES)
@@ -1112,15 +1014,14 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
             momentum=None, batch_size=128, start_lr=1e-6, end_lr=10.0, steps=100, rng=None):
     """The learning-rate range test (Smith, 2017): a learning rate to start from.
 
-    On a copy of params, take `steps` training steps with the optimizer and momentum that
-    train() will use (SGD with momentum 0.9 moves about 10x further a step than plain SGD)
-    while the rate grows by one factor a step from start_lr to end_lr, recording the loss,
-    until it blows up to 4x its lowest. The losses are smoothed by an exponential moving
-    average (0.98, bias-corrected, as fast.ai's lr_find does); the suggestion is the rate
-    where the smoothed loss was lowest divided by FIND_LR_MARGIN: one order of magnitude
-    for SGD, where the curve still falls steeply; 30 for Adam, whose step is about lr per
-    weight whatever the gradient, so that it nears the edge sooner.
-    Returns {"lrs": [...], "losses": [...] (smoothed), "suggestion": lr}.
+    On a copy of params, `steps` training steps with the optimizer and momentum train()
+    will use (momentum 0.9 moves SGD about 10x further a step than none), the rate growing
+    by one factor a step from start_lr to end_lr, until the loss blows up to 4x its lowest.
+    The losses are smoothed by an exponential moving average (0.98, bias-corrected, as
+    fast.ai's lr_find does); the suggestion is the rate where the smoothed loss was lowest
+    divided by FIND_LR_MARGIN: 10 for SGD, where the curve still falls steeply; 30 for
+    Adam, whose step is about lr per weight whatever the gradient, so it nears the edge
+    sooner. Returns {"lrs": [...], "losses": [...] (smoothed), "suggestion": lr}.
     """
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("loss", loss, LOSSES)
@@ -1135,8 +1036,7 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
     rng, copy, state = as_generator(rng), copy_params(params), {}
     settings = {"momentum": momentum} if optimizer == "sgd" else {"beta1": momentum}
     growth = (end_lr / start_lr) ** (1 / (steps - 1))
-    lrs, smoothed, average = [], [], 0.0
-    order = rng.permutation(len(X))
+    lrs, smoothed, average, order = [], [], 0.0, rng.permutation(len(X))
     for step in range(steps):
         batch = order[(step * batch_size) % len(X):][:batch_size]
         if len(batch) < batch_size and len(X) >= batch_size:
@@ -1169,8 +1069,8 @@ FIND_LR_MARGIN = {"sgd": 10, "adam": 30}
 def save(path, params, activation, **info):
     """Save a network to an .npz file that load() alone turns back into a usable model:
     the arrays of params, the layer sizes, the activation, and each keyword of info
-    (numbers, strings, or lists of them: seed=0, test_accuracy=0.98). Read back before it
-    is written, and written atomically (see write_atomically)."""
+    (numbers, strings, or lists of them: seed=0, test_accuracy=0.98). It is read back
+    before it is written, and written atomically (see write_atomically)."""
     check_choice("activation", activation, ACTIVATIONS)
     arrays = dict(params, sizes=np.array(layer_sizes(params)), activation=np.array(activation))
     for key, value in info.items():
@@ -1190,8 +1090,8 @@ def save(path, params, activation, **info):
 
 def load(path):
     """Read a network written by save(): (params, info), info holding "sizes",
-    "activation" and every keyword given to save(). Every array is checked (real floats,
-    the shapes sizes says, no NaN or infinity), and only the arrays a model has are read.
+    "activation" and every keyword given to save(). Only the arrays a model has are read,
+    each checked (real floats of the shape sizes says, no NaN or infinity).
         params, info = load("model.npz")
         predictions = predict(params, X, info["activation"])
     """
@@ -1207,8 +1107,7 @@ def load(path):
                          f"not an .npz archive")
     with data:
         sizes = read_array(data, "sizes", path, 4096)
-        if sizes.ndim != 1 or len(sizes) < 2 or not np.issubdtype(sizes.dtype, np.integer) \
-                or (sizes < 1).any():
+        if sizes.ndim != 1 or len(sizes) < 2 or sizes.dtype.kind not in "iu" or (sizes < 1).any():
             raise ValueError(f"{path} is damaged: its sizes {sizes.tolist()} are not two or "
                              f"more positive whole numbers")
         sizes = [int(size) for size in sizes]
@@ -1219,7 +1118,7 @@ def load(path):
         for i in range(1, len(sizes)):
             for key, shape in ((f"W{i}", (sizes[i - 1], sizes[i])), (f"b{i}", (sizes[i],))):
                 array = read_array(data, key, path, 8 * math.prod(shape) + 4096)
-                if array.shape != shape or not np.issubdtype(array.dtype, np.floating):
+                if array.shape != shape or array.dtype.kind != "f":
                     raise ValueError(f"{path} is damaged: {key} is {array.dtype} {array.shape}, "
                                      f"not real floats of shape {shape}")
                 if not np.isfinite(array).all():
@@ -1236,7 +1135,7 @@ def load(path):
 
 def read_array(data, key, path, max_bytes):
     """data[key] from an open .npz, refused unstored or larger than max_bytes unpacked
-    (checked before reading, so a crafted file cannot make us allocate gigabytes)."""
+    (checked before reading, so that a crafted file cannot make us allocate gigabytes)."""
     try:
         size = data.zip.getinfo(key + ".npy").file_size
     except KeyError:
@@ -1250,7 +1149,7 @@ def read_array(data, key, path, max_bytes):
 def write_atomically(path, data):
     """Write the bytes data to path so that readers see the old file or the new one, never
     half of one: into a new temporary file of a unique name beside it (opened exclusively,
-    so nothing planted there is followed), then renamed over path."""
+    so that nothing planted there is followed), then renamed over path."""
     path = os.fspath(path)
     temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.partial"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -1261,6 +1160,36 @@ def write_atomically(path, data):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+# ---------------------------------------------------------------- running fast
+# The optimizers' updates work entry by entry, a handful of passes over arrays as large as
+# the weights. A 784 x 576 float32 matrix is 1.8 MB, more than a core's cache, so each
+# pass over the whole of it goes out to memory and back; on slices of BLOCK entries, the
+# arrays an update touches stay in the cache for all of its passes.
+# Numbers below 1.2e-38 ("denormals") cost the CPU 10 to 50 times longer an operation. A
+# running average whose gradient stays 0 (a pixel never inked) shrinks by its factor every
+# step and reaches them within a few hundred steps, so every FLUSH_EVERY steps the
+# averages' entries below TINY are set to 0: such an entry moved its weight by less than
+# 1e-22 a step, and the math is unchanged.
+BLOCK = 1 << 16
+FLUSH_EVERY = 100
+TINY = 1e-30
+
+
+def in_slices(update, P, g, *averages, step):
+    """update(P, g, *averages) on matching slices of BLOCK entries of the arrays (views:
+    what update writes reaches P and the averages); on every FLUSH_EVERY-th step, then,
+    the averages' entries below TINY set to 0."""
+    pieces = [(P, g) + averages]
+    if P.size > BLOCK and all(array.flags.c_contiguous for array in pieces[0]):
+        flat = [array.reshape(-1) for array in pieces[0]]
+        pieces = [[array[start:start + BLOCK] for array in flat]
+                  for start in range(0, P.size, BLOCK)]
+    for piece in pieces:
+        update(*piece)
+        for average in piece[2:] if step % FLUSH_EVERY == 0 else []:
+            average[np.abs(average) < TINY] = 0
 
 
 # ---------------------------------------------------------------- checking what comes in
@@ -1309,6 +1238,13 @@ def check_weight_decay(weight_decay, lr):
                          f"multiplies the weights by 1 - lr * weight_decay")
 
 
+def check_real(what, array):
+    """array, if it holds real numbers (booleans, integers, floats); else a TypeError."""
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be real numbers, got dtype {array.dtype}")
+    return array
+
+
 def as_generator(rng):
     """The random generator to draw from: a np.random.Generator as given, an int as its
     seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
@@ -1332,7 +1268,7 @@ def check_init(sizes, init, dtype):
         raise ValueError(f"sizes must be two or more positive integers, like [784, 256, 10]; "
                          f"got {sizes}")
     check_choice("init", init, ("he", "glorot"))
-    if not np.issubdtype(np.dtype(dtype), np.floating):
+    if np.dtype(dtype).kind != "f":
         raise TypeError(f"dtype must be a real floating type such as np.float32; got "
                         f"{np.dtype(dtype)}")
 
@@ -1350,15 +1286,15 @@ def check_network(params):
     if n_layers == 0 or missing or extra:
         raise ValueError(f"params must have exactly the keys W1, b1, ..., W{n_layers}, "
                          f"b{n_layers}; missing {missing or 'none'}, unexpected {extra or 'none'}")
+    for key, array in params.items():
+        if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+            raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
+                            f"{getattr(array, 'dtype', type(array).__name__)}")
+        if array.dtype != params["W1"].dtype:
+            raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is "
+                            f"{params['W1'].dtype}")
     for i in range(1, n_layers + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
-        for key, array in ((f"W{i}", W), (f"b{i}", b)):
-            if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
-                raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
-                                f"{getattr(array, 'dtype', type(array).__name__)}")
-            if array.dtype != params["W1"].dtype:
-                raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is "
-                                f"{params['W1'].dtype}")
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"W{i} {W.shape} and b{i} {b.shape} do not fit: W{i} must be "
                              f"(inputs, outputs) and b{i} (outputs,)")
@@ -1387,8 +1323,7 @@ def layer_sizes(params):
 
 
 def check_batch(params, X, activation, dropout, rng):
-    """(X as an array, L) for forward(); raise if the network cannot run on this batch.
-    Keys, shapes and dtypes only (see check_network)."""
+    """(X as an array, L) for forward(); raise if the network cannot run on this batch."""
     check_choice("activation", activation, ACTIVATIONS)
     n_layers = check_network(params)
     X = check_features(np.asarray(X), params)
@@ -1402,8 +1337,7 @@ def check_batch(params, X, activation, dropout, rng):
 
 def check_features(X, params, name="X"):
     """X, if it is a real-valued (N, D) for a first layer W1 (D, H); else raise."""
-    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    check_real(name, X)
     if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
         raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
                          f"{params['W1'].shape}; got shape {X.shape}")
@@ -1411,10 +1345,10 @@ def check_features(X, params, name="X"):
 
 
 def check_inputs(X, params, name="X"):
-    """X as an array (not copied), checked as check_features does and for NaN or infinity,
-    in chunks, so that the check never needs memory in proportion to X."""
+    """X as an array (not copied), checked by check_features and for NaN or infinity, in
+    chunks, so that the check never needs memory in proportion to X."""
     X = check_features(np.asarray(X), params, name)
-    for start in range(0, len(X), 4096) if np.issubdtype(X.dtype, np.floating) else []:
+    for start in range(0, len(X), 4096) if X.dtype.kind == "f" else []:
         if not np.isfinite(X[start:start + 4096]).all():
             raise ValueError(f"{name} holds NaN or infinite values (first in rows "
                              f"{start}..{start + 4095}); clean or impute them first")
@@ -1423,19 +1357,16 @@ def check_inputs(X, params, name="X"):
 
 def check_logits(logits):
     """logits as an array; raise unless they are a non-empty (N, C) of real numbers."""
-    logits = np.asarray(logits)
-    if np.iscomplexobj(logits) or not np.issubdtype(logits.dtype, np.number):
-        raise TypeError(f"logits must be real numbers, got dtype {logits.dtype}")
+    logits = check_real("logits", np.asarray(logits))
     if logits.ndim != 2 or logits.shape[0] == 0:
         raise ValueError(f"logits must be (N, C) with N >= 1 samples, got shape {logits.shape}")
     return logits
 
 
 def check_labels(labels, n_samples, n_classes):
-    """Return labels as an integer array (N,); raise if they cannot be class labels,
-    saying how to turn them into 0 .. C-1 where the mistake is a common one. Cheap enough
-    for every batch, and it must run there: a label of -1 would otherwise silently pick
-    the last class through NumPy's negative indexing."""
+    """labels as an integer array (N,); raise if they cannot be class labels, saying how to
+    make them 0 .. C-1 where the mistake is a common one. It runs on every batch, as it
+    must: a label of -1 would silently pick the last class by NumPy's negative indexing."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape == (n_samples, 1):
         raise ValueError(f"labels have shape {labels.shape}, a column: pass labels.ravel()")
@@ -1445,9 +1376,9 @@ def check_labels(labels, n_samples, n_classes):
                          f"labels.argmax(axis=1)")
     if labels.ndim != 1 or labels.shape[0] != n_samples:
         raise ValueError(f"expected {n_samples} labels in a 1-D array, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        whole = np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all() \
-            and (labels == np.round(labels)).all()
+    if labels.dtype.kind not in "iu":
+        whole = labels.dtype.kind == "f" and np.isfinite(labels).all() and \
+            (labels == np.round(labels)).all()
         fix = "they hold whole numbers: pass labels.astype(int)" if labels.dtype == bool or \
             whole else "number the classes with classes, labels = np.unique(y, return_inverse=True)"
         raise TypeError(f"class labels must be integers, got dtype {labels.dtype}; {fix}")
@@ -1469,12 +1400,9 @@ def check_regression(outputs, targets):
     """(outputs, targets) for mean_squared_error, as floats of one shape (N, K): integer
     outputs are computed in floats, a 1-D target fits a one-output network."""
     outputs = check_logits(outputs)
-    if not np.issubdtype(outputs.dtype, np.floating):
+    if outputs.dtype.kind != "f":
         outputs = outputs.astype(np.float64)
-    targets = np.asarray(targets)
-    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
-        raise TypeError(f"mse targets must be real numbers, got dtype {targets.dtype}")
-    targets = targets.astype(outputs.dtype, copy=False)
+    targets = check_real("mse targets", np.asarray(targets)).astype(outputs.dtype, copy=False)
     if targets.ndim == 1 and outputs.shape[1] == 1:
         targets = targets[:, None]
     if targets.shape != outputs.shape:
@@ -1488,10 +1416,7 @@ def check_binary(logits, targets):
     if logits.shape[1] != 1:
         raise ValueError(f"binary_cross_entropy wants a network with one output, (N, 1) "
                          f"logits; got shape {logits.shape}")
-    targets = np.asarray(targets)
-    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
-        raise TypeError(f"binary_cross_entropy targets must be real numbers, got dtype "
-                        f"{targets.dtype}")
+    targets = check_real("binary_cross_entropy targets", np.asarray(targets))
     targets = targets.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
     targets = targets.reshape(-1, 1)
     if targets.shape != logits.shape:
@@ -1502,11 +1427,11 @@ def check_binary(logits, targets):
 
 
 def check_step(params, grads, state, lr, weight_decay, **settings):
-    """Return the step number t = 1, 2, ... (kept in state) after checking an optimizer's
+    """The step number t = 1, 2, ... (kept in state), after checking an optimizer's
     arguments: the rates, the settings in [0, 1) (eps: > 0), params of real floats, grads
-    with their keys and shapes. Whether grads are finite is checked for every array on the
-    first step and for the biases on every step (a NaN anywhere in a layer's dz reaches
-    its db): a pass over every weight on every step would cost more than it is worth."""
+    of their keys and shapes. Whether grads are finite is checked for every array on the
+    first step, and for the biases on every step (a NaN anywhere in a layer's dz reaches
+    its db), not for every weight on every step: that would cost more than it is worth."""
     check_rate("lr", lr)
     check_weight_decay(weight_decay, lr)
     for name, value in settings.items():
@@ -1525,7 +1450,7 @@ def check_step(params, grads, state, lr, weight_decay, **settings):
     t = state.get("t", 0) + 1
     for key, P in params.items():
         g = grads[key]
-        if not isinstance(P, np.ndarray) or not np.issubdtype(P.dtype, np.floating):
+        if not isinstance(P, np.ndarray) or P.dtype.kind != "f":
             raise TypeError(f"params[{key!r}] must be a NumPy array of real floats")
         if not isinstance(g, np.ndarray) or g.shape != P.shape:
             raise ValueError(f"grads[{key!r}] must be an array of {key}'s shape {P.shape}; got "
@@ -1538,8 +1463,8 @@ def check_step(params, grads, state, lr, weight_decay, **settings):
 
 
 def check_dataset(params, X, targets, loss, name):
-    """Return (X, targets) ready for training; raise if they cannot be used together.
-    X gets the parameters' dtype (copied once here if needed, never per batch)."""
+    """(X, targets) ready for training, X of the parameters' dtype (copied once here if
+    needed, never per batch); raise if they cannot be used together."""
     X = check_inputs(X, params, f"{name} X").astype(params["W1"].dtype, copy=False)
     if targets is None:
         raise ValueError(f"{name} X was given without its targets")
@@ -1553,40 +1478,32 @@ def check_dataset(params, X, targets, loss, name):
     if loss == "cross_entropy":
         check_labels(targets, len(X), n_outputs)
         return X, targets
-    if np.iscomplexobj(targets) or not np.issubdtype(targets.dtype, np.number):
-        raise TypeError(f"{name} targets must be real numbers, got dtype {targets.dtype}")
-    targets = targets.astype(X.dtype, copy=False)
+    targets = check_real(f"{name} targets", targets).astype(X.dtype, copy=False)
     if not np.isfinite(targets).all():
         raise ValueError(f"{name} targets hold NaN or infinite values; clean them first")
-    if loss == "binary_cross_entropy":
-        if n_outputs != 1:
-            raise ValueError(f"binary_cross_entropy wants a network with one output; this "
-                             f"one has {n_outputs}")
-        if targets.size != len(X) or not ((targets >= 0) & (targets <= 1)).all():
-            raise ValueError(f"binary_cross_entropy targets are one number in [0, 1] per "
-                             f"sample; the {name} targets are not")
-    elif targets.shape != (len(X), n_outputs) and not (n_outputs == 1 and
-                                                       targets.shape == (len(X),)):
+    if loss == "binary_cross_entropy" and (n_outputs != 1 or targets.size != len(X) or
+                                           not ((targets >= 0) & (targets <= 1)).all()):
+        raise ValueError(f"binary_cross_entropy wants one output (this network has "
+                         f"{n_outputs}) and one target in [0, 1] per sample")
+    if loss == "mse" and targets.shape != (len(X), n_outputs) and not (
+            n_outputs == 1 and targets.shape == (len(X),)):
         raise ValueError(f"{name} targets have shape {targets.shape}; a network with "
                          f"{n_outputs} outputs needs ({len(X)}, {n_outputs})")
     return X, targets
 
 
 def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, should_stop):
-    """Raise if a setting of train() (the dict settings holds most) is out of range, or
-    is set but would do nothing (nesterov with Adam); return (X, targets, X_val,
-    targets_val) as check_dataset makes them."""
-    check_choice("activation", settings["activation"], ACTIVATIONS)
-    check_choice("loss", settings["loss"], LOSSES)
-    check_choice("optimizer", settings["optimizer"], OPTIMIZERS)
-    check_choice("schedule", settings["schedule"], ["constant", "linear", "cosine"])
+    """(X, targets, X_val, targets_val) as check_dataset makes them; raise if a setting of
+    train() (most are in the dict settings) is out of range, or would do nothing."""
+    for what, choices in (("activation", ACTIVATIONS), ("loss", LOSSES),
+                          ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        check_choice(what, settings[what], choices)
     check_params(params)
     check_whole("epochs", settings["epochs"], 0)
     check_whole("batch_size", settings["batch_size"], 1)
     check_rate("lr", settings["lr"])
-    final_lr = settings["final_lr"]
-    if not (is_number(final_lr) and math.isfinite(final_lr) and final_lr >= 0):
-        raise ValueError(f"final_lr must be a finite number >= 0, got {final_lr!r}")
+    if not (is_number(settings["final_lr"]) and 0 <= settings["final_lr"] < math.inf):
+        raise ValueError(f"final_lr must be a finite number >= 0, got {settings['final_lr']!r}")
     check_fraction("dropout", settings["dropout"])
     if settings["momentum"] is not None:
         check_fraction("momentum", settings["momentum"])
@@ -1620,7 +1537,6 @@ def augmented(augment, X_batch, rng):
     if result.shape != X_batch.shape:
         raise ValueError(f"augment returned shape {result.shape} for a batch of shape "
                          f"{X_batch.shape}; it must change values only")
-    if np.iscomplexobj(result) or not np.issubdtype(result.dtype, np.number) \
-            or not np.isfinite(result).all():
+    if result.dtype.kind not in "biuf" or not np.isfinite(result).all():
         raise ValueError("augment returned a batch with NaN, infinite or non-real values")
     return result.astype(X_batch.dtype, copy=False)
