@@ -60,6 +60,10 @@ def main(argv=None):
     started = time.perf_counter()
     spec = DATASETS[args.dataset]
     data = load_dataset(args.dataset, args.data_dir, args.mirror, args.timeout)
+    if args.runs and not os.access(Path(args.runs).parent, os.W_OK):
+        log(f"warning: cannot write the run log {args.runs}; training without it (give "
+            f"--runs PATH, or --runs none)")
+        args.runs = None
     X_train, train_labels, X_val, val_labels = split_off_validation(data, args.val_size)
     sizes = [X_train.shape[1], *args.hidden, len(spec["classes"])]
     rng = np.random.default_rng(args.seed)
@@ -100,10 +104,12 @@ def main(argv=None):
         from extras import report
         facts = report.run_facts(vars(args), sizes, args.activation, len(X_train), len(probs),
                                  history, should_stop(), test_accuracy)
-        samples = None if augment is None else augment(
-            np.repeat(X_train[:1], 8, axis=0), np.random.default_rng(args.seed + 1))
+        samples = None if augment is None else augment(np.repeat(X_train[:1], 8, axis=0),
+                                                       np.random.default_rng(args.seed + 1))
+        samples = None if samples is None else samples.reshape(-1, 28, 28)
         report.write_report(args.report, f"nn.py on {args.dataset}", facts, history, params,
-                            probs, test_labels, data["test_images"], spec["classes"], samples)
+                            probs, test_labels, data["test_images"], spec["classes"], samples,
+                            say=lambda remedy: as_flags(remedy, args))
         log(f"wrote the report to {args.report}")
     record_run(args, argv, history, test_accuracy, started)
     return 0
@@ -443,8 +449,11 @@ def record_run(args, argv, history, test_accuracy, started, failure=None):
     if args.runs:
         from extras import runs
         command = shlex.join(["python", "mnist.py", *(sys.argv[1:] if argv is None else argv)])
-        runs.record(args.runs, command, vars(args), history, test_accuracy,
-                    time.perf_counter() - started, failure)
+        try:
+            runs.record(args.runs, command, vars(args), history, test_accuracy,
+                        time.perf_counter() - started, failure)
+        except OSError as error:          # a side file: worth a warning, never the run
+            log(f"warning: could not record the run in {args.runs} ({error})")
 
 
 # ---------------------------------------------------------------- without training
@@ -484,7 +493,8 @@ def without_training(args):
             info, info["sizes"], activation, 60_000 - info["val_size"], len(labels), history,
             info["stopped_early"], nn.accuracy(labels, probs.argmax(axis=1)))
         report.write_report(args.report, f"{args.load} on {dataset}", facts, history, params,
-                            probs, labels, data["test_images"], classes)
+                            probs, labels, data["test_images"], classes,
+                            say=lambda remedy: as_flags(remedy, args))
         log(f"wrote the report to {args.report}")
     return 0
 
@@ -515,6 +525,9 @@ def run_doctor(params, X, labels, args):
     for result in results:
         print(f"  {'passed' if result['passed'] else 'FAILED'}  {result['check']:13s} "
               f"{result['seen']}")
+        if not result["passed"]:
+            print(f"      likely cause: {result['cause']}.\n      try: " +
+                  "; or ".join(as_flags(remedy, args) for remedy in result["remedies"]) + ".")
     if all(result["passed"] for result in results):
         return 0
     print("  a failed check means training would not tell you much: fix it first.")
@@ -532,6 +545,11 @@ def run_find_lr(params, X, labels, args):
     for k in range(0, len(lrs), max(1, len(lrs) // 25)):
         bar = "#" * int(1 + 50 * (losses[k] - losses.min()) / max(np.ptp(losses), 1e-12))
         print(f"  lr {lrs[k]:8.1e}  loss {losses[k]:7.4f}  {bar}")
+    if found["suggestion"] is None:
+        print(f"no rate to suggest: the loss never fell by a tenth from "
+              f"{losses[0]:.3g}, so the curve has no minimum; whatever stops this network "
+              f"learning is not its rate: see --doctor")
+        return 1
     print(f"suggested: --lr {found['suggestion']:.2g} (1/{nn.FIND_LR_MARGIN[args.optimizer]} "
           f"of the rate where the loss was lowest; a starting point, not a promise)")
     return 0

@@ -134,9 +134,11 @@ def dropout_keep(shape, drop, rng):
 
     forward() multiplies the kept activations by 1 / (1 - drop), so the expected
     activation is unchanged and nothing needs rescaling when dropout is off at evaluation.
-    Booleans take a quarter of the memory of a float mask and need no division to make.
+    Each unit draws 16 random bits, a uniform whole number u in [0, 65536), and is kept if
+    u >= 65536 * drop (rounded): 1 - drop to within 1 / 131072, and half the work of a
+    uniform float.
     """
-    return rng.random(shape, dtype=np.float32) >= drop
+    return rng.integers(0, 1 << 16, shape, dtype=np.uint16) >= round(drop * (1 << 16))
 
 
 # ---------------------------------------------------------------- losses
@@ -186,8 +188,8 @@ def mean_squared_error(outputs, targets):
         loss     = mean((outputs - targets)**2)
         doutputs = 2 * (outputs - targets) / (N * K)              (N, K)
     """
-    outputs, targets = check_regression(outputs, targets)
-    error = outputs - targets
+    outputs = check_logits(outputs)
+    error = outputs - check_targets(targets, *outputs.shape, "mse")
     return float((error * error).mean()), error * (2 / error.size)
 
 
@@ -199,7 +201,7 @@ def binary_cross_entropy(logits, targets):
     log(1 + exp(z)) is computed as max(z, 0) + log1p(exp(-|z|)): no overflow, no log(0).
     """
     logits = check_logits(logits)
-    targets = check_binary(logits, targets)
+    targets = check_targets(targets, *logits.shape, "binary_cross_entropy")
     softplus = np.maximum(logits, 0) + np.log1p(np.exp(-np.abs(logits)))
     loss = (softplus - targets * logits).mean()
     return float(loss), (sigmoid(logits) - targets) / logits.shape[0]
@@ -252,7 +254,7 @@ def backward(params, cache, dlogits):
     f_backward = ACTIVATIONS[cache["activation"]][1]
     n_layers = len(params) // 2
     grads = {}
-    dz = dlogits
+    dz = check_logits(dlogits)                       # a list becomes an array, as in forward
     for i in range(n_layers, 0, -1):
         da, grads[f"W{i}"], grads[f"b{i}"] = dense_backward(
             dz, cache[f"a{i - 1}"], params[f"W{i}"], need_dx=i > 1)
@@ -546,7 +548,10 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
         numeric[j] = (L(P[j] + step) - L(P[j] - step)) / (2 * step)     (central difference)
     and error(P) = |analytic - numeric| / (|analytic| + |numeric|), |.| the Euclidean norm
     over the entries checked; the result is the largest error(P). A correct backward gives
-    about 1e-9, a wrong one 1e-2 or more; NaN or infinity raises a FloatingPointError.
+    about 1e-9, a wrong one 1e-2 or more; NaN or infinity raises a FloatingPointError. Two
+    losses differ exactly only to float64's eps * |L|, so a numeric gradient is exact only
+    to about eps * |L| / step: an array whose gradients are far below that (vanishing)
+    is judged against 1e5 times it, not against itself, or rounding would look like a bug.
     Two forward passes per entry: for a large network, entries=20 checks 20 of each array.
     With dropout, every pass draws the same masks from default_rng(seed). relu has a kink
     at z = 0 with no derivative: give the biases small random values first.
@@ -561,8 +566,9 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
         logits, cache = forward(params, X, activation, dropout, np.random.default_rng(seed))
         return (*LOSSES[loss](logits, targets), cache)
 
-    _, dlogits, cache = loss_and_dlogits()
+    start, dlogits, cache = loss_and_dlogits()
     analytic, pick, worst = backward(params, cache, dlogits), np.random.default_rng(seed), 0.0
+    rounding = 1e5 * np.finfo(np.float64).eps * max(abs(start), 1) / step    # an entry's
     for key, param in params.items():
         flat = param.reshape(-1)                                   # a view: writes reach param
         checked = np.arange(flat.size)
@@ -582,20 +588,21 @@ def gradient_check(params, X, targets, loss="cross_entropy", *, activation, drop
                 raise FloatingPointError(f"gradient check of {key}: NaN or infinity in the "
                                          f"{name} gradient; check the targets and backward()")
         scale = np.linalg.norm(exact) + np.linalg.norm(numeric)
-        worst = max(worst, float(np.linalg.norm(exact - numeric) / max(scale, 1e-300)))
+        scale = max(scale, rounding * math.sqrt(len(checked)))
+        worst = max(worst, float(np.linalg.norm(exact - numeric) / scale))
     return worst
 
 
 # ---------------------------------------------------------------- the training doctor
 # What experts check by hand when a network will not learn, as code: train() keeps notes
-# on every layer (the watch), diagnose() reads them in the history, one small function per
-# rule; sanity_check() tries the setup before a long run, find_lr() looks for a learning
-# rate. Each threshold is a rule of thumb with its source, a reason to look closer, not a
-# law: CS231n, "Neural Networks Part 3" (Karpathy et al.); Karpathy, "A Recipe for
-# Training Neural Networks" (2019); Smith, "Cyclical Learning Rates" (2017).
+# on every layer (the watch), diagnose() reads them in the history, a small function a
+# rule; sanity_check() tries the setup before a long run, find_lr() finds a learning rate.
+# Each threshold is a rule of thumb with its source, a reason to look closer, not a law:
+# CS231n, "Neural Networks Part 3" (Karpathy et al.); Karpathy, "A Recipe for Training
+# Neural Networks" (2019); Smith, "Cyclical Learning Rates" (2017).
 
-WATCHED_BATCHES = 40       # the watch measures about this many batches an epoch...
-WATCHED_ENTRIES = 1 << 16  # ...on this many entries of each W: as good as all, far cheaper
+WATCHED_BATCHES = 40       # the watch measures about this many batches an epoch, and on
+WATCHED_ENTRIES = 1 << 16  # this many entries of each W: as good as all, and cheaper
 # A sigmoid or tanh unit is saturated within 0.01 of a flat end, where its slope is nearly
 # 0 and it stops learning: sigmoid(4.6) = 0.990, tanh(2.65) = 0.990.
 SATURATED_Z = {"sigmoid": 4.6, "tanh": 2.65}
@@ -606,13 +613,13 @@ DIVERGED_FACTOR = 100
 # CS231n: "the ratio of the update magnitudes to the value magnitudes ... should be
 # somewhere around 1e-3", read in epoch 1, where a decaying schedule's rate is highest, as
 # the median over the layers. Healthy runs sit a few times above it, so the alarms are far
-# out: 30x below, 50x above, where training at find_lr's suggestion never goes.
+# out: 30x below, and 50x above, where training at find_lr's suggestion never goes.
 UPDATE_RATIO_GOOD, UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW = 1e-3, 5e-2, 1e-3 / 30
 DEAD_SHARE = SATURATED_SHARE = 0.25  # CS231n: "as much as 40% of your network can be dead"
 VANISHING_RATIO = 1e-2     # the first layer's gradients 100x smaller than the last layer's
 # Memorising: training accuracy 5 points above validation and the gap widening, the
-# training loss under a quarter of chance; or the validation loss 10% above its lowest
-# while the training loss fell (regression).
+# training loss under a quarter of chance; or (regression) the validation loss 10% above
+# its lowest while the training loss fell.
 MEMORISING_GAP, RISEN = 0.05, 1.1
 # Targets far from mean 0, std 1 make the first steps huge or tiny (LeCun et al., 1998,
 # "Efficient BackProp": what holds for the inputs holds for the outputs).
@@ -620,26 +627,25 @@ TARGET_SCALE = 10
 
 
 def new_watch(params, loss, batches_per_epoch, settings):
-    """The notes train() keeps on a run, for the history and the doctor."""
-    watch = {"loss": loss, "every": max(1, batches_per_epoch // WATCHED_BATCHES),
-             "reference": None, "initial_loss": None, "settings": settings}
-    start_epoch(watch, params)
-    return watch
+    """The notes train() keeps on a run: the epoch's sums, which start_epoch() zeroes."""
+    return start_epoch({"loss": loss, "every": max(1, batches_per_epoch // WATCHED_BATCHES),
+                        "reference": None, "settings": settings}, params)
 
 
 def start_epoch(watch, params):
-    """Zero the epoch's sums in watch, and start its clock."""
+    """watch, with the epoch's sums zeroed and its clock started."""
     hidden = [params[f"W{i}"].shape[1] for i in range(1, len(params) // 2)]
     watch.update({"started": time.perf_counter(), "samples": 0, "total_loss": 0.0,
                   "correct": 0, "batches": 0, "watched_samples": 0,
                   "grad_rms": np.zeros(len(hidden) + 1), "update_ratio": np.zeros(len(hidden) + 1),
                   "fired": [np.zeros(h, dtype=bool) for h in hidden],
                   "saturated": [np.zeros(h, dtype=np.int64) for h in hidden]})
+    return watch
 
 
 def check_loss(watch, batch_loss, logits, epoch, batch, lr):
     """Raise a FloatingPointError that says what to try if batch_loss is NaN, infinite or
-    DIVERGED_FACTOR times the reference; the first call sets the reference."""
+    DIVERGED_FACTOR times the reference, which the first call sets."""
     if watch["reference"] is None:
         watch["initial_loss"] = batch_loss
         watch["chance_loss"] = chance_loss(watch["loss"], logits.shape[1])
@@ -652,6 +658,12 @@ def check_loss(watch, batch_loss, logits, epoch, batch, lr):
         raise FloatingPointError(seen + " The parameters are float16, whose largest number "
                                  "is 65504: activations and gradients overflow it. Use "
                                  "float32 (init_params' default).")
+    run = watch["settings"]
+    if target_scale(run):
+        raise FloatingPointError(seen + f" The targets have mean {run['target_mean']:.3g} and "
+                                 f"std {run['target_std']:.3g}, far from the outputs' 0 and 1: "
+                                 f"scale them to mean 0, std 1 (t = (y - mean) / std; predict "
+                                 f"y = t * std + mean), as the inputs.")
     raise FloatingPointError(seen + f" The steps are too large for this network: try a "
                              f"learning rate 10x lower (lr={lr} now), or find one with "
                              f"find_lr(); and check that the inputs are scaled (e.g. to "
@@ -665,31 +677,29 @@ def chance_loss(loss, n_outputs):
 
 
 def run_settings(targets, settings):
-    """What the doctor must know of a run so as not to prescribe what is already on: the
-    settings train() was given (momentum: SGD's, or Adam's beta1), whether it augmented,
-    and for mse the targets' mean, std and variance (the loss of predicting the mean)."""
+    """What the doctor must know of a run so as not to prescribe what is on: train()'s
+    settings, whether it augmented, and for mse the targets' mean, std and variance."""
     run = dict(settings, augment=settings["augment"] is not None, nesterov=bool(settings["nesterov"]),
                momentum=0.9 if settings["momentum"] is None else settings["momentum"])
     if settings["loss"] == "mse":
         run.update(target_mean=float(np.mean(targets)), target_std=float(np.std(targets)),
-                   target_variance=float(np.var(targets, axis=0).mean()))
+                   target_variance=float(np.var(targets, axis=0).mean()))  # mse of the mean
     return run
 
 
 def watch_before_step(watch, params, batch):
-    """On a watched batch, a copy of the watched entries of each W{i} before the step (the
-    optimizer's change is measured against it); None on the others."""
+    """On a watched batch, a copy of the watched entries of each W{i}, for the change the
+    step makes; None on the others."""
     if batch % watch["every"]:
         return None
     return [watched_entries(params[f"W{i}"]).copy() for i in range(1, len(params) // 2 + 1)]
 
 
 def watch_after_step(watch, before, params, grads, cache, batch_loss, logits, targets):
-    """Add a step to the epoch's sums (its loss, its right answers), and on a watched batch
-    the measures of every layer i: grad_rms, rms(dW{i}); update_ratio, rms(the change the
-    optimizer made to W{i}) / rms(W{i}), measured, since momentum and Adam change the step;
-    fired, the hidden units with z{i} > 0 on some sample (relu units that never fire pass no
-    gradient: they are dead); saturated, the samples that put each unit at a flat end."""
+    """Add a step to the epoch's sums: its loss and right answers, and on a watched batch
+    every layer's rms(dW), rms(change) / rms(W) (measured: momentum and Adam change the
+    step), the units that fired (z > 0 on some sample: relu units that never fire are
+    dead) and the samples that put each unit at a flat end (sigmoid, tanh)."""
     watch["samples"] += len(logits)
     watch["total_loss"] += batch_loss * len(logits)
     watch["correct"] += count_correct(logits, targets, watch["loss"])
@@ -710,43 +720,33 @@ def watch_after_step(watch, before, params, grads, cache, batch_loss, logits, ta
 
 
 def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
-    """The history's record of an epoch, from the watch's sums (which start again): epoch;
-    loss and train_accuracy, averaged over its batches as they were trained (dropout on;
-    accuracy None for mse); val_loss and val_accuracy from validation, or None; best_epoch,
-    that of the lowest val_loss so far; lr, seconds and samples_per_second; layers, each
-    layer's health (layer_report). The first record also holds initial_loss (the first
-    batch's, before any step), chance_loss, and the run's settings (run_settings)."""
-    seconds = time.perf_counter() - watch["started"]
+    """The history's record of an epoch, from the watch's sums (which start again): the
+    epoch; loss and train_accuracy, as the batches were trained (dropout on; accuracy None
+    for mse); val_loss and val_accuracy, or None; best_epoch, that of the lowest val_loss
+    so far; lr; seconds; samples_per_second; and layers, each one's weight_rms, grad_rms,
+    update_ratio, and dead (relu) or saturated (sigmoid, tanh) share of units, else None.
+    The first record also holds initial_loss (before any step), chance_loss, settings."""
+    seconds, n_layers = time.perf_counter() - watch["started"], len(params) // 2
+    layers = [{"layer": i, "weight_rms": rms(params[f"W{i}"]),
+               "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
+               "update_ratio": float(watch["update_ratio"][i - 1] / watch["batches"]),
+               "dead": 1 - float(watch["fired"][i - 1].mean())
+               if i < n_layers and activation == "relu" else None,
+               "saturated": float((watch["saturated"][i - 1] > watch["watched_samples"] / 2).mean())
+               if i < n_layers and activation in SATURATED_Z else None}
+              for i in range(1, n_layers + 1)]
     record = {"epoch": epoch, "loss": watch["total_loss"] / watch["samples"],
               "train_accuracy": None if watch["loss"] == "mse" else
               watch["correct"] / watch["samples"],
               "val_loss": validation[0], "val_accuracy": validation[1],
-              "best_epoch": best_epoch if validation[0] is not None else None,
-              "lr": lr, "seconds": seconds, "samples_per_second": watch["samples"] / seconds,
-              "layers": layer_report(watch, params, activation)}
+              "best_epoch": best_epoch if validation[0] is not None else None, "lr": lr,
+              "seconds": seconds, "samples_per_second": watch["samples"] / seconds,
+              "layers": layers}
     if epoch == 1:
         record.update(initial_loss=watch["initial_loss"], chance_loss=watch["chance_loss"],
                       settings=watch["settings"])
     start_epoch(watch, params)
     return record
-
-
-def layer_report(watch, params, activation):
-    """One dict a layer: weight_rms at the epoch's end; grad_rms and update_ratio, means
-    over the watched steps; dead (relu: the share of hidden units that never fired) and
-    saturated (sigmoid, tanh: the share at a flat end on most samples), or None."""
-    n_layers, report = len(params) // 2, []
-    for i in range(1, n_layers + 1):
-        hidden = i < n_layers
-        report.append({
-            "layer": i, "weight_rms": rms(params[f"W{i}"]),
-            "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
-            "update_ratio": float(watch["update_ratio"][i - 1] / watch["batches"]),
-            "dead": 1 - float(watch["fired"][i - 1].mean())
-            if hidden and activation == "relu" else None,
-            "saturated": float((watch["saturated"][i - 1] > watch["watched_samples"] / 2).mean())
-            if hidden and activation in SATURATED_Z else None})
-    return report
 
 
 def rms(array):
@@ -771,8 +771,9 @@ def diagnose(history):
                         f"{max(record['loss'] for record in history)}",
                         "the steps are too large, so the weights grow until they overflow",
                         [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")])]
-    return (loss_at_start(history) + target_scale(run) + gradients_and_steps(history, run)
-            + units(history, run) + fitting(history, run) + not_learning(history))
+    found = (loss_at_start(history) + target_scale(run) + gradients_and_steps(history, run)
+             + units(history, run) + fitting(history, run))
+    return found or not_learning(history)     # one cause, its remedies: none to contradict
 
 
 def finding(check, seen, cause, remedies):
@@ -811,10 +812,13 @@ def loss_at_start(history):
         return []
     return [finding("loss at start", f"the loss before any step was {initial:.3g}; a network "
                     f"that knows nothing yet should start near ln(C) = {chance:.3g}, within 3x",
-                    "the outputs start too large or too small: the last layer's weights are "
-                    "scaled wrongly, or the inputs are not scaled",
-                    [advice("init_params' own he/glorot scaling, unchanged"),
-                     advice("inputs scaled to [0, 1] or to mean 0, std 1")])]
+                    *START_ADVICE)]
+
+
+START_ADVICE = ("the outputs start too large or too small: the last layer's weights are scaled "
+                "wrongly, or the inputs are not scaled",
+                [advice("init_params' own he/glorot scaling, unchanged"),
+                 advice("inputs scaled to [0, 1] or to mean 0, std 1")])
 
 
 def target_scale(run):
@@ -838,9 +842,9 @@ def gradients_and_steps(history, run):
     vanishing = len(gradients) >= 3 and gradients[0] < VANISHING_RATIO * gradients[-1]
     if vanishing:
         found.append(finding(
-            "vanishing gradients", f"the first layer's gradients (rms {gradients[0]:.1e}) are "
-            f"{gradients[-1] / max(gradients[0], 1e-30):,.0f}x smaller than the last layer's "
-            f"({gradients[-1]:.1e})", "each sigmoid/tanh layer multiplies the gradient by its "
+            "vanishing gradients", f"in epoch 1 the first layer's gradients (rms "
+            f"{gradients[0]:.1e}) were {gradients[-1] / max(gradients[0], 1e-30):,.0f}x smaller "
+            f"than the last layer's ({gradients[-1]:.1e})", "each sigmoid/tanh layer multiplies the gradient by its "
             "slope (at most 0.25 for sigmoid), so deep stacks of them starve the first layers",
             ([change(activation="relu", init="he")]
              if run.get("activation") not in ("relu", "leaky_relu") else [])
@@ -882,7 +886,7 @@ def units(history, run):
 
 def not_learning(history):
     """Karpathy, "overfit one batch": a run that cannot cut its own training loss by a
-    tenth is not learning at all."""
+    tenth is not learning at all (asked only when no other finding says why)."""
     start, last = history[0].get("initial_loss", history[0]["loss"]), history[-1]["loss"]
     if len(history) < 2 or last <= 0.9 * start:
         return []
@@ -924,7 +928,7 @@ def fitting(history, run):
                 "the network does not even fit its training data, and does worse with all its "
                 "units on than with dropout: dropout in every layer of a deep, narrow network "
                 "changes each layer's input too much between training and use",
-                [change(dropout=0), change(dropout=run["dropout"] / 3)]))
+                [change(dropout=0), change(dropout=round(run["dropout"] / 3, 2))]))
     if len(history) >= 4 and best <= len(history) - 3 and not run.get("keep_best") and (
             (regression and found) or (not regression and accuracies[-1] < accuracies[best] - 0.005)):
         found.append(finding(
@@ -961,9 +965,10 @@ def regularisers(run):
 
 def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samples=50,
                  steps=300, lr=1e-3, rng=None):
-    """Checks to run before a long training, on copies (params are left as they were).
-    A list of {"check", "passed" (True or False), "seen"}, from Karpathy's recipe ("verify
-    loss @ init", "overfit one batch", "input-independent baseline") and CS231n:
+    """Checks to run before a long training, on copies (params are left as they were): a
+    list of {"check", "passed", "seen"}, and for a failed one its likely "cause" and
+    "remedies" (as a finding's). From Karpathy's recipe ("verify loss @ init", "overfit
+    one batch", "input-independent baseline") and CS231n's gradient checks:
         loss at start  the loss at initialisation is within 3x of chance_loss(), ln(C)
         overfit        n_samples samples learned to 100% accuracy (mse: to 1% of their
                        starting loss) in at most `steps` full-batch Adam steps
@@ -977,11 +982,16 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
     chosen = as_generator(rng).choice(len(X), size=min(n_samples, len(X)), replace=False)
     X_small, targets_small = X[chosen], targets[chosen]
     results = []
+
+    def result(check, passed, seen, cause, remedies):
+        results.append({"check": check, "passed": bool(passed), "seen": seen} |
+                       ({} if passed else {"cause": cause, "remedies": remedies}))
+
     start_loss = evaluate(params, X_small, targets_small, loss, activation=activation)[0]
     chance = chance_loss(loss, params[f"W{n_layers}"].shape[1])
     if chance is not None:
-        results.append({"check": "loss at start", "passed": chance / 3 < start_loss < 3 * chance,
-                        "seen": f"{start_loss:.3f} at initialisation; ln(C) = {chance:.3f}"})
+        result("loss at start", chance / 3 < start_loss < 3 * chance,
+               f"{start_loss:.3f} at initialisation; ln(C) = {chance:.3f}", *START_ADVICE)
 
     def overfit(inputs):
         """Full-batch Adam on (inputs, targets_small): (learned, steps, loss, accuracy)."""
@@ -996,17 +1006,29 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
             adam_step(copy, backward(copy, cache, dlogits), state, lr)
 
     learned, taken, real_loss, real_accuracy = overfit(X_small)
-    results.append({"check": "overfit", "passed": learned,
-                    "seen": f"{len(X_small)} samples: loss {real_loss:.3g}, accuracy "
-                            f"{100 * real_accuracy:.0f}% after {taken} steps"})
+    result("overfit", learned, f"{len(X_small)} samples: loss {real_loss:.3g}, accuracy "
+           f"{100 * real_accuracy:.0f}% after {taken} steps", "the network cannot even learn a "
+           "handful of samples by heart: the gradients do not reach its first layers, or it "
+           "is too small", [advice("relu, if the layers are many"), advice("more or wider "
+                                                                           "layers")])
     zero_loss = overfit(np.zeros_like(X_small))[2]
-    results.append({"check": "uses inputs", "passed": real_loss < 0.5 * zero_loss,
-                    "seen": f"loss {real_loss:.3g} on the real inputs, {zero_loss:.3g} on "
-                            f"all-zero inputs"})
+    result("uses inputs", real_loss < 0.5 * zero_loss, f"loss {real_loss:.3g} on the real "
+           f"inputs, {zero_loss:.3g} on all-zero inputs", "it learns as well without its "
+           "inputs: they carry little to it (all alike, or unscaled), or are not the targets'",
+           [advice("inputs scaled to mean 0, std 1"),
+            advice("check that the rows of X and of the targets match")])
     error = gradient_check(params, X_small[:5], targets_small[:5], loss,
                            activation=activation, entries=20)
-    results.append({"check": "gradients", "passed": error < 1e-4,
-                    "seen": f"worst relative error {error:.1e} against central differences"})
+    logits, cache = forward(params, X_small[:5], activation)
+    grads = backward(params, cache, LOSSES[loss](logits, targets_small[:5])[1])
+    first, last = rms(grads["W1"]), rms(grads[f"W{n_layers}"])
+    result("gradients", error < 1e-4, f"worst relative error {error:.1e} against central "
+           f"differences" + (f"; the first layer's are {last / max(first, 1e-300):,.0f}x "
+           f"smaller than the last's (vanishing: see the doctor)" if n_layers >= 3 and
+           first < VANISHING_RATIO * last else ""), "backward() does not compute the loss's "
+           "derivative: a formula or a shape in it is wrong", [advice(
+               "each backward function checked against central differences, as test_nn.py "
+               "does")])
     return results
 
 
@@ -1021,7 +1043,9 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
     fast.ai's lr_find does); the suggestion is the rate where the smoothed loss was lowest
     divided by FIND_LR_MARGIN: 10 for SGD, where the curve still falls steeply; 30 for
     Adam, whose step is about lr per weight whatever the gradient, so it nears the edge
-    sooner. Returns {"lrs": [...], "losses": [...] (smoothed), "suggestion": lr}.
+    sooner. Returns {"lrs": [...], "losses": [...] (smoothed), "suggestion": lr}; the
+    suggestion is None when the loss never fell by a tenth: a flat curve has no minimum,
+    and the trouble is elsewhere (see sanity_check).
     """
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("loss", loss, LOSSES)
@@ -1053,9 +1077,10 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
         if smoothed[-1] > 4 * min(smoothed):
             break
         OPTIMIZERS[optimizer](copy, backward(copy, cache, dlogits), state, lrs[-1], **settings)
-    best = int(np.argmin(smoothed)) if smoothed else 0
-    return {"lrs": lrs, "losses": smoothed,
-            "suggestion": lrs[best] / FIND_LR_MARGIN[optimizer] if lrs else start_lr}
+    if not smoothed or min(smoothed) > 0.9 * smoothed[0]:    # no fall, so no minimum to go by
+        return {"lrs": lrs, "losses": smoothed, "suggestion": None}
+    best = int(np.argmin(smoothed))
+    return {"lrs": lrs, "losses": smoothed, "suggestion": lrs[best] / FIND_LR_MARGIN[optimizer]}
 
 
 FIND_LR_MARGIN = {"sgd": 10, "adam": 30}
@@ -1099,12 +1124,11 @@ def load(path):
         data = np.load(path, allow_pickle=False)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
-    except Exception as error:  # a zip, pickle or format error: all mean the same here
-        raise ValueError(f"{path} is not a model saved by nn.save() (it is not an .npz "
-                         f"file of arrays: {error})") from error
+    except Exception:           # a zip, pickle or format error: all mean the same here
+        data = None
     if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a model saved by nn.save(): it holds one array, "
-                         f"not an .npz archive")
+        raise ValueError(f"{path} is not a model saved by nn.save(): it looks like "
+                         f"{what_file(path)}, not an .npz archive of arrays")
     with data:
         sizes = read_array(data, "sizes", path, 4096)
         if sizes.ndim != 1 or len(sizes) < 2 or sizes.dtype.kind not in "iu" or (sizes < 1).any():
@@ -1123,7 +1147,7 @@ def load(path):
                                      f"not real floats of shape {shape}")
                 if not np.isfinite(array).all():
                     raise ValueError(f"{path} is damaged: {key} holds NaN or infinity")
-                params[key] = array
+                params[key] = array.astype(array.dtype.newbyteorder("="))  # native order
         if len({array.dtype for array in params.values()}) > 1:
             raise ValueError(f"{path} is damaged: its arrays mix dtypes")
         info = {"sizes": sizes, "activation": str(activation)}
@@ -1131,6 +1155,20 @@ def load(path):
             if name.startswith("info_"):
                 info[name[len("info_"):]] = read_array(data, name, path, 1 << 20).tolist()
     return params, info
+
+
+def what_file(path):
+    """What the file at path looks like, in a few words, from its first bytes."""
+    with open(path, "rb") as file:
+        start = file.read(64)
+    if start.startswith(b"\x93NUMPY"):
+        return "a single array saved by np.save()"
+    if start.startswith(b"PK"):
+        return "a zip archive that NumPy cannot read"
+    try:
+        return f"text ({start.decode('utf-8').split(chr(10))[0][:40]!r}...)"
+    except UnicodeDecodeError:
+        return f"binary data (starting {start[:8].hex(' ')})"
 
 
 def read_array(data, key, path, max_bytes):
@@ -1225,10 +1263,11 @@ def check_fraction(what, value):
         raise ValueError(f"{what} must be in [0, 1), got {value!r}")
 
 
-def check_rate(what, value):
-    """Raise unless value is a finite number > 0."""
-    if not (is_number(value) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
+def check_rate(what, value, zero_too=False):
+    """Raise unless value is a finite number > 0 (>= 0 with zero_too)."""
+    if not (is_number(value) and math.isfinite(value) and (value > 0 or zero_too and value == 0)):
+        raise ValueError(f"{what} must be a finite number {'>=' if zero_too else '>'} 0, got "
+                         f"{value!r}")
 
 
 def check_weight_decay(weight_decay, lr):
@@ -1236,13 +1275,6 @@ def check_weight_decay(weight_decay, lr):
     if not (is_number(weight_decay) and 0 <= weight_decay < 1 / lr):
         raise ValueError(f"weight_decay must be in [0, 1/lr), got {weight_decay!r}: each step "
                          f"multiplies the weights by 1 - lr * weight_decay")
-
-
-def check_real(what, array):
-    """array, if it holds real numbers (booleans, integers, floats); else a TypeError."""
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must be real numbers, got dtype {array.dtype}")
-    return array
 
 
 def as_generator(rng):
@@ -1274,9 +1306,9 @@ def check_init(sizes, init, dtype):
 
 
 def check_network(params):
-    """Return the number of layers L; raise unless params has init_params()'s form: exactly
-    the keys W1, b1, ..., WL, bL, real floating arrays of one dtype, W{i} (H{i-1}, H{i})
-    chaining into the next, b{i} (H{i},). Keys and shapes only: cheap on every batch."""
+    """The number of layers L, if params has init_params()'s form: exactly the keys W1, b1,
+    ..., WL, bL, real floating arrays of one dtype, W{i} (H{i-1}, H{i}) chaining into the
+    next, b{i} (H{i},); else raise. Keys and shapes only: cheap on every batch."""
     if not isinstance(params, dict) or not params:
         raise TypeError(f"params must be a dict of arrays like init_params() makes; got "
                         f"{type(params).__name__}")
@@ -1291,17 +1323,15 @@ def check_network(params):
             raise TypeError(f"params[{key!r}] must be a NumPy array of real floats; got "
                             f"{getattr(array, 'dtype', type(array).__name__)}")
         if array.dtype != params["W1"].dtype:
-            raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is "
-                            f"{params['W1'].dtype}")
+            raise TypeError(f"params mix dtypes: {key} is {array.dtype}, W1 is {params['W1'].dtype}")
     for i in range(1, n_layers + 1):
         W, b = params[f"W{i}"], params[f"b{i}"]
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"W{i} {W.shape} and b{i} {b.shape} do not fit: W{i} must be "
                              f"(inputs, outputs) and b{i} (outputs,)")
         if i > 1 and W.shape[0] != params[f"W{i - 1}"].shape[1]:
-            raise ValueError(f"W{i} {W.shape} does not follow W{i - 1} "
-                             f"{params[f'W{i - 1}'].shape}: its rows must equal the "
-                             f"columns of W{i - 1}")
+            raise ValueError(f"W{i} {W.shape} does not follow W{i - 1} {params[f'W{i - 1}'].shape}: "
+                             f"its rows must equal the columns of W{i - 1}")
     return n_layers
 
 
@@ -1309,10 +1339,9 @@ def check_params(params):
     """check_network(params), and no NaN or infinity in any weight (a pass over them all:
     for the doors of train, evaluate and save, not for every batch)."""
     n_layers = check_network(params)
-    for i in range(1, n_layers + 1):
-        if not (np.isfinite(params[f"W{i}"]).all() and np.isfinite(params[f"b{i}"]).all()):
-            raise ValueError(f"W{i} or b{i} holds NaN or infinity: this network was "
-                             f"damaged (a diverged run?); start again from init_params()")
+    if not all(np.isfinite(array).all() for array in params.values()):
+        raise ValueError("params hold NaN or infinity: this network was damaged (a diverged "
+                         "run?); start again from init_params()")
     return n_layers
 
 
@@ -1326,7 +1355,7 @@ def check_batch(params, X, activation, dropout, rng):
     """(X as an array, L) for forward(); raise if the network cannot run on this batch."""
     check_choice("activation", activation, ACTIVATIONS)
     n_layers = check_network(params)
-    X = check_features(np.asarray(X), params)
+    X = check_features(X, params)
     if len(X) == 0:
         raise ValueError("X is an empty batch (0 rows): give the network at least one sample")
     check_fraction("dropout", dropout)
@@ -1336,8 +1365,10 @@ def check_batch(params, X, activation, dropout, rng):
 
 
 def check_features(X, params, name="X"):
-    """X, if it is a real-valued (N, D) for a first layer W1 (D, H); else raise."""
-    check_real(name, X)
+    """X as an array, if it is a real-valued (N, D) for a first layer W1 (D, H); else raise."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
     if X.ndim != 2 or X.shape[1] != params["W1"].shape[0]:
         raise ValueError(f"{name} must be (N, {params['W1'].shape[0]}) to match W1 "
                          f"{params['W1'].shape}; got shape {X.shape}")
@@ -1345,9 +1376,9 @@ def check_features(X, params, name="X"):
 
 
 def check_inputs(X, params, name="X"):
-    """X as an array (not copied), checked by check_features and for NaN or infinity, in
-    chunks, so that the check never needs memory in proportion to X."""
-    X = check_features(np.asarray(X), params, name)
+    """check_features(X), and no NaN or infinity in it, looked for a chunk at a time, so
+    that the check never needs memory in proportion to X."""
+    X = check_features(X, params, name)
     for start in range(0, len(X), 4096) if X.dtype.kind == "f" else []:
         if not np.isfinite(X[start:start + 4096]).all():
             raise ValueError(f"{name} holds NaN or infinite values (first in rows "
@@ -1356,11 +1387,15 @@ def check_inputs(X, params, name="X"):
 
 
 def check_logits(logits):
-    """logits as an array; raise unless they are a non-empty (N, C) of real numbers."""
-    logits = check_real("logits", np.asarray(logits))
+    """logits as floats, if they are a non-empty (N, C) of real numbers; else raise.
+    Integers become float64, float16 float32: a loss summed in float16 overflows at 65504."""
+    logits = np.asarray(logits)
+    if logits.dtype.kind not in "biuf":
+        raise TypeError(f"logits must be real numbers, got dtype {logits.dtype}")
     if logits.ndim != 2 or logits.shape[0] == 0:
         raise ValueError(f"logits must be (N, C) with N >= 1 samples, got shape {logits.shape}")
-    return logits
+    return logits.astype(np.promote_types(logits.dtype, np.float32) if logits.dtype.kind == "f"
+                         else np.float64, copy=False)
 
 
 def check_labels(labels, n_samples, n_classes):
@@ -1381,11 +1416,12 @@ def check_labels(labels, n_samples, n_classes):
             (labels == np.round(labels)).all()
         fix = "they hold whole numbers: pass labels.astype(int)" if labels.dtype == bool or \
             whole else "number the classes with classes, labels = np.unique(y, return_inverse=True)"
-        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}; {fix}")
+        raise TypeError(f"class labels must be integers, got dtype {labels.dtype}; {fix}; or, "
+                        f"if these are values to predict (regression), pass loss='mse'")
     if n_samples and (labels.min() < 0 or labels.max() >= n_classes):
         if n_classes == 1:
-            fix = ("A network with one output answers yes/no questions: use "
-                   "loss='binary_cross_entropy' for it.")
+            fix = ("A network with one output answers a yes/no question, loss="
+                   "'binary_cross_entropy', or predicts a value, loss='mse'.")
         elif labels.min() == 1 and labels.max() == n_classes:
             fix = "They run from 1 to C: pass labels - 1."
         else:
@@ -1396,33 +1432,24 @@ def check_labels(labels, n_samples, n_classes):
     return labels
 
 
-def check_regression(outputs, targets):
-    """(outputs, targets) for mean_squared_error, as floats of one shape (N, K): integer
-    outputs are computed in floats, a 1-D target fits a one-output network."""
-    outputs = check_logits(outputs)
-    if outputs.dtype.kind != "f":
-        outputs = outputs.astype(np.float64)
-    targets = check_real("mse targets", np.asarray(targets)).astype(outputs.dtype, copy=False)
-    if targets.ndim == 1 and outputs.shape[1] == 1:
-        targets = targets[:, None]
-    if targets.shape != outputs.shape:
-        raise ValueError(f"targets have shape {targets.shape}, outputs {outputs.shape}; "
-                         f"they must match")
-    return outputs, targets
-
-
-def check_binary(logits, targets):
-    """targets (N, 1) for binary_cross_entropy; raise unless one output and targets in [0, 1]."""
-    if logits.shape[1] != 1:
+def check_targets(targets, n_samples, n_outputs, loss, name="targets"):
+    """The targets of loss "mse" or "binary_cross_entropy", as floats (N, K): values (N, K),
+    or (N,) for one output; for binary_cross_entropy, one output and targets in [0, 1]
+    (booleans are 0 and 1). Raise if they are not."""
+    targets = np.asarray(targets)
+    if targets.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {targets.dtype}")
+    if loss == "binary_cross_entropy" and n_outputs != 1:
         raise ValueError(f"binary_cross_entropy wants a network with one output, (N, 1) "
-                         f"logits; got shape {logits.shape}")
-    targets = check_real("binary_cross_entropy targets", np.asarray(targets))
-    targets = targets.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
-    targets = targets.reshape(-1, 1)
-    if targets.shape != logits.shape:
-        raise ValueError(f"expected {logits.shape[0]} targets, got {targets.shape[0]}")
-    if not np.all((targets >= 0) & (targets <= 1)):
-        raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
+                         f"logits; got {n_outputs} outputs")
+    if n_outputs == 1 and targets.shape == (n_samples,):
+        targets = targets[:, None]
+    if targets.shape != (n_samples, n_outputs):
+        raise ValueError(f"{name} have shape {targets.shape}; {n_samples} samples of a network "
+                         f"with {n_outputs} outputs need ({n_samples}, {n_outputs})")
+    targets = targets.astype(np.float64 if targets.dtype.kind != "f" else targets.dtype)
+    if loss == "binary_cross_entropy" and not np.all((targets >= 0) & (targets <= 1)):
+        raise ValueError(f"binary_cross_entropy {name} must lie in [0, 1]")
     return targets
 
 
@@ -1439,11 +1466,9 @@ def check_step(params, grads, state, lr, weight_decay, **settings):
             check_rate("eps", value)
         else:
             check_fraction(name, value)
-    if not isinstance(state, dict):
-        raise TypeError(f"state must be a dict (start with {{}}), got {type(state).__name__}")
-    if not isinstance(params, dict) or not params:
-        raise TypeError(f"params must be a dict of arrays like init_params() makes; got "
-                        f"{type(params).__name__}")
+    if not isinstance(state, dict) or not isinstance(params, dict) or not params:
+        raise TypeError(f"params and state must be dicts (state starts as {{}}); got "
+                        f"{type(params).__name__} and {type(state).__name__}")
     if not isinstance(grads, dict) or set(grads) != set(params):
         raise ValueError(f"grads must have the keys of params ({', '.join(params)}); got "
                          f"{', '.join(map(str, grads)) if isinstance(grads, dict) else grads!r}")
@@ -1476,20 +1501,11 @@ def check_dataset(params, X, targets, loss, name):
         raise ValueError(f"the {name} set is empty")
     n_outputs = params[f"W{len(params) // 2}"].shape[1]
     if loss == "cross_entropy":
-        check_labels(targets, len(X), n_outputs)
-        return X, targets
-    targets = check_real(f"{name} targets", targets).astype(X.dtype, copy=False)
+        return X, check_labels(targets, len(X), n_outputs)
+    targets = check_targets(targets, len(X), n_outputs, loss, f"{name} targets")
     if not np.isfinite(targets).all():
         raise ValueError(f"{name} targets hold NaN or infinite values; clean them first")
-    if loss == "binary_cross_entropy" and (n_outputs != 1 or targets.size != len(X) or
-                                           not ((targets >= 0) & (targets <= 1)).all()):
-        raise ValueError(f"binary_cross_entropy wants one output (this network has "
-                         f"{n_outputs}) and one target in [0, 1] per sample")
-    if loss == "mse" and targets.shape != (len(X), n_outputs) and not (
-            n_outputs == 1 and targets.shape == (len(X),)):
-        raise ValueError(f"{name} targets have shape {targets.shape}; a network with "
-                         f"{n_outputs} outputs needs ({len(X)}, {n_outputs})")
-    return X, targets
+    return X, targets.astype(X.dtype, copy=False)
 
 
 def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, should_stop):
@@ -1502,8 +1518,7 @@ def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, s
     check_whole("epochs", settings["epochs"], 0)
     check_whole("batch_size", settings["batch_size"], 1)
     check_rate("lr", settings["lr"])
-    if not (is_number(settings["final_lr"]) and 0 <= settings["final_lr"] < math.inf):
-        raise ValueError(f"final_lr must be a finite number >= 0, got {settings['final_lr']!r}")
+    check_rate("final_lr", settings["final_lr"], zero_too=True)
     check_fraction("dropout", settings["dropout"])
     if settings["momentum"] is not None:
         check_fraction("momentum", settings["momentum"])
@@ -1521,13 +1536,12 @@ def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, s
     if (settings["keep_best"] or settings["patience"] is not None) and X_val is None:
         raise ValueError("keep_best and patience choose epochs by their validation loss: "
                          "pass X_val and targets_val too")
-    X, targets = check_dataset(params, X, targets, settings["loss"], "training")
     if X_val is None and targets_val is not None:
         raise ValueError("targets_val was given without X_val")
     if X_val is not None:
         X_val, targets_val = check_dataset(params, X_val, targets_val, settings["loss"],
                                            "validation")
-    return X, targets, X_val, targets_val
+    return (*check_dataset(params, X, targets, settings["loss"], "training"), X_val, targets_val)
 
 
 def augmented(augment, X_batch, rng):

@@ -438,50 +438,60 @@ def test_momentum_is_adams_beta1_and_an_int_seeds_the_generator():
 
 # ---------------------------------------------------------------- optimizers
 
-def reference_adam(param, grad_list, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Adam exactly as the paper writes it, for comparison."""
-    m, s = np.zeros_like(param), np.zeros_like(param)
-    for t, g in enumerate(grad_list, start=1):
-        m = beta1 * m + (1 - beta1) * g
-        s = beta2 * s + (1 - beta2) * g ** 2
-        param = param - lr * (m / (1 - beta1 ** t)) / (np.sqrt(s / (1 - beta2 ** t)) + eps)
-    return param
+def paper_adam(P, g, m, s, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One step of Adam as Kingma & Ba's Algorithm 1 writes it, in plain NumPy."""
+    m = beta1 * m + (1 - beta1) * g
+    s = beta2 * s + (1 - beta2) * g ** 2
+    return P - lr * (m / (1 - beta1 ** t)) / (np.sqrt(s / (1 - beta2 ** t)) + eps), (m, s)
 
 
-def test_adam_matches_the_paper():
-    """adam_step, in place and slice by slice, equals Adam as Kingma & Ba write it. W1 is
-    big enough for several slices of nn.BLOCK entries and a short last one, where a slicing
-    mistake (an entry skipped, or updated twice) would show."""
+def paper_sgd(P, g, v, t, lr, momentum=0.9, nesterov=False):
+    """One step of SGD with momentum (or Nesterov's look-ahead), in plain NumPy."""
+    v = momentum * v + g
+    return P - lr * (g + momentum * v if nesterov else v), (v,)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "nesterov"])
+def test_optimizers_match_their_papers(optimizer, dtype, rtol):
+    """adam_step and sgd_step, applied a slice at a time by in_slices, equal the papers'
+    formulas transcribed in plain NumPy, step after step: on a W1 of several slices and a
+    short last one (an entry skipped or updated twice would show), a bias, and a W2 that
+    is no contiguous array (updated whole)."""
     rng = np.random.default_rng(0)
     assert 2 * nn.BLOCK < 400 * 400 < 3 * nn.BLOCK
-    params = {"W1": rng.standard_normal((400, 400)), "b1": rng.standard_normal(2)}
-    grad_list = [{key: rng.standard_normal(p.shape) for key, p in params.items()} for _ in range(5)]
-    expected = {key: reference_adam(params[key], [g[key] for g in grad_list], 0.01)
-                for key in params}
+    params = {"W1": rng.standard_normal((400, 400)).astype(dtype),
+              "b1": rng.standard_normal(2).astype(dtype),
+              "W2": rng.standard_normal((600, 300)).astype(dtype)[:, ::2]}   # 90,000 entries
+    expected = {key: (value.copy(), (np.zeros_like(value),) * (2 if optimizer == "adam" else 1))
+                for key, value in params.items()}
     state = {}
-    for grads in grad_list:
-        nn.adam_step(params, grads, state, 0.01)
+    for t in range(1, 6):
+        grads = {key: rng.standard_normal(value.shape).astype(dtype) for key, value in params.items()}
+        for key, (P, averages) in expected.items():
+            expected[key] = paper_adam(P, grads[key], *averages, t, 0.01) if optimizer == "adam" \
+                else paper_sgd(P, grads[key], *averages, t, 0.01, nesterov=optimizer == "nesterov")
+        if optimizer == "adam":
+            nn.adam_step(params, grads, state, 0.01)
+        else:
+            nn.sgd_step(params, grads, state, 0.01, momentum=0.9, nesterov=optimizer == "nesterov")
     for key in params:
-        np.testing.assert_allclose(params[key], expected[key], rtol=1e-12)
+        np.testing.assert_allclose(params[key], expected[key][0], rtol=rtol, atol=rtol * 1e-3)
 
 
-@pytest.mark.parametrize("nesterov", [False, True])
-def test_sgd_momentum_matches_its_formula(nesterov):
-    """sgd_step equals v = momentum v + g; P -= lr v (or Nesterov's look-ahead), step by step."""
+def test_dropout_keeps_each_unit_with_probability_one_minus_drop():
+    """Each unit draws 16 random bits: on 4 million units the share kept is 1 - drop to
+    within the sampling noise (the rounding is 1/131072 at most), and forward scales the
+    kept activations by 1 / (1 - drop), so that their mean is unchanged."""
     rng = np.random.default_rng(0)
-    params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
-    expected = {key: value.copy() for key, value in params.items()}
-    velocity = {key: np.zeros_like(value) for key, value in params.items()}
-    state = {}
-    for _ in range(3):
-        grads = {key: rng.standard_normal(p.shape) for key, p in params.items()}
-        for key in params:
-            velocity[key] = 0.9 * velocity[key] + grads[key]
-            step = grads[key] + 0.9 * velocity[key] if nesterov else velocity[key]
-            expected[key] = expected[key] - 0.1 * step
-        nn.sgd_step(params, grads, state, 0.1, momentum=0.9, nesterov=nesterov)
-    for key in params:
-        np.testing.assert_allclose(params[key], expected[key], rtol=1e-12)
+    for drop in (0.1, 0.3, 0.5, 0.9):
+        keep = nn.dropout_keep((2000, 2000), drop, rng)
+        assert keep.dtype == bool and abs(keep.mean() - (1 - drop)) < 1e-3
+    params = {"W1": np.eye(4, dtype=np.float32), "b1": np.ones(4, np.float32),
+              "W2": np.ones((4, 1), np.float32), "b2": np.zeros(1, np.float32)}
+    _, cache = nn.forward(params, np.zeros((50_000, 4), np.float32), "relu", 0.3, rng)
+    assert set(np.unique(cache["a1"])) == {0, np.float32(1 / 0.7)}
+    assert cache["a1"].mean() == pytest.approx(1, abs=0.01)
 
 
 @pytest.mark.parametrize("optimizer, averages", [(nn.sgd_step, ["v"]),
@@ -634,12 +644,12 @@ def test_a_learning_rate_far_too_high_is_named():
 
 
 def test_a_learning_rate_far_too_low_is_named():
-    """SGD at lr 1e-6: tiny update ratios and a flat loss, both named."""
+    """SGD at lr 1e-6: tiny update ratios, named as the cause of the flat loss (which is
+    not named again as "not learning", whose remedies would repeat and add to them)."""
     X, labels = blobs()
     params = nn.init_params([20, 64, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=5, lr=1e-6, momentum=0.0)
-    found = checks(history)
-    assert "learning rate too low" in found and "not learning" in found
+    assert checks(history) == ["learning rate too low"]
 
 
 def test_dead_relu_units_are_named():
@@ -653,23 +663,34 @@ def test_dead_relu_units_are_named():
 
 
 def test_vanishing_gradients_in_a_deep_sigmoid_network_are_named():
-    """Eight sigmoid layers starve the first layer of gradient; the same stack of relu does not."""
+    """Eight sigmoid layers starve the first layer of gradient; the same stack of relu does
+    not. The finding says its figures' epoch, and is the one cause given: no "not learning"
+    besides it asks for the more layers that vanishing gradients advise against."""
     X, labels = blobs()
     params = nn.init_params([20] + [32] * 8 + [3], rng=np.random.default_rng(0), init="glorot")
     history = nn.train(params, X, labels, epochs=2, lr=0.1, activation="sigmoid")
-    assert "vanishing gradients" in checks(history)
+    assert "vanishing gradients" in checks(history) and "not learning" not in checks(history)
+    found = nn.diagnose(history)[checks(history).index("vanishing gradients")]
+    first, last = history[0]["layers"][0]["grad_rms"], history[0]["layers"][-1]["grad_rms"]
+    assert found["seen"].startswith("in epoch 1") and f"{first:.1e}" in found["seen"]
+    assert f"{last:.1e}" in found["seen"] and "fewer layers" in found["try"]
     params = nn.init_params([20] + [32] * 8 + [3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=2, lr=0.01, activation="relu")
     assert "vanishing gradients" not in checks(history)
 
 
-def test_saturated_tanh_units_are_named():
-    """tanh units fed huge inputs sit at +-1, where their slope is 0."""
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_saturated_units_are_named_at_their_flat_ends(activation):
+    """Units fed inputs 10x too large sit at a flat end of tanh or sigmoid, where the slope
+    is 0, and are named; at the usual scale (|z| mostly below sigmoid's 4.6 and tanh's
+    2.65) they are not."""
     X, labels = blobs()
-    params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0), init="glorot")
-    params["W1"] *= 30
-    history = nn.train(params, X, labels, epochs=1, lr=1e-3, activation="tanh")
-    assert history[-1]["layers"][0]["saturated"] > 0.5 and "saturated units" in checks(history)
+    for scale, saturated in ((10, True), (0.5, False)):
+        params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0), init="glorot")
+        params["W1"] *= scale
+        history = nn.train(params, X, labels, epochs=1, lr=1e-3, activation=activation)
+        assert (history[-1]["layers"][0]["saturated"] > 0.5) == saturated
+        assert ("saturated units" in checks(history)) == saturated
 
 
 def test_output_weights_100x_too_large_are_seen_in_the_first_loss():
@@ -851,7 +872,19 @@ def test_sanity_check_catches_a_gradient_that_never_reaches_the_first_layer(monk
         return grads
     monkeypatch.setattr(nn, "backward", broken_backward)
     results = {r["check"]: r for r in nn.sanity_check(params, X, labels, activation="relu")}
-    assert not results["gradients"]["passed"]
+    assert not results["gradients"]["passed"] and "backward()" in results["gradients"]["cause"]
+    assert results["gradients"]["remedies"]
+
+
+def test_vanishing_gradients_are_no_failure_of_the_gradient_check():
+    """Ten sigmoid layers: the first layers' gradients are too small for central
+    differences to measure (rounding is all they would see), so the check judges them
+    against that rounding, passes, and says why they are so small."""
+    X, labels = blobs()
+    params = nn.init_params([20] + [16] * 10 + [3], rng=np.random.default_rng(0), init="glorot")
+    results = {r["check"]: r for r in nn.sanity_check(params, X, labels, activation="sigmoid")}
+    assert results["gradients"]["passed"] and "vanishing" in results["gradients"]["seen"]
+    assert "cause" not in results["gradients"]
 
 
 def test_sanity_check_catches_a_network_that_ignores_its_inputs(monkeypatch):
@@ -877,6 +910,25 @@ def test_find_lr_suggests_a_rate_that_trains_and_leaves_params_untouched():
     assert 1e-4 < found["suggestion"] < 10
     nn.train(params, X, labels, epochs=100, batch_size=32, lr=found["suggestion"], rng=1)
     assert nn.accuracy(labels, nn.predict(params, X, "relu")) >= 0.9
+
+
+def test_find_lr_says_when_the_loss_never_falls():
+    """A network that cannot learn (its inputs all 0, its labels at random) gives a flat
+    curve: no minimum, so no rate is suggested rather than one read from noise."""
+    labels = np.random.default_rng(0).integers(0, 3, 600)
+    params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
+    found = nn.find_lr(params, np.zeros((600, 20), np.float32), labels, activation="relu",
+                       optimizer="adam", rng=1)
+    assert found["suggestion"] is None and len(found["losses"]) > 10
+
+
+def test_divergence_blames_unscaled_targets_when_they_are_the_cause():
+    """Regression targets near 1e4 blow SGD up; the error names the targets and how to scale
+    them, not the inputs."""
+    X, targets = noisy_line(200, 0, scale=1e4)
+    params = nn.init_params([10, 16, 1], rng=np.random.default_rng(0))
+    with pytest.raises(FloatingPointError, match="targets have mean .* scale them"):
+        nn.train(params, X, targets + 3e4, epochs=5, lr=0.1, loss="mse")
 
 
 def test_find_lrs_own_rate_raises_no_alarm():
@@ -958,6 +1010,7 @@ def test_train_rejects_bad_input_with_a_clear_message(small, change, error, mess
     (np.array([True, False] * 3), r"labels.astype\(int\)"),
     (np.array(["cat", "dog", "owl"] * 2), r"np.unique\(y, return_inverse=True\)"),
     (np.array([10, 20, 30] * 2), r"np.unique\(y, return_inverse=True\)"),
+    (np.array([0.3, 1.7, 2.2] * 2), r"values to predict \(regression\), pass loss='mse'"),
 ])
 def test_labels_in_a_common_wrong_form_get_an_error_that_says_the_fix(small, labels, fix):
     """1-based, floats of whole numbers, one-hot, a column, booleans, strings, other
@@ -1059,12 +1112,34 @@ def test_the_hearts_functions_refuse_nonsense_when_called_directly(small, name, 
 
 
 def test_the_hearts_functions_give_the_right_answer_to_plain_python_input(small):
-    """A list is an array; integer outputs are squared in floats, not integers."""
+    """A list is an array, in forward and in backward alike; integer outputs are squared
+    in floats, not integers; booleans are 0/1 targets; float16 logits far beyond float16's
+    largest sum are summed in float32, not into infinity."""
     params, X, labels = small
-    logits, _ = nn.forward(params, X.tolist(), "relu")
+    logits, cache = nn.forward(params, X.tolist(), "relu")
     np.testing.assert_allclose(logits, nn.forward(params, X, "relu")[0], atol=1e-5)
+    dlogits = nn.softmax_cross_entropy(logits, labels)[1]
+    grads, from_list = nn.backward(params, cache, dlogits), nn.backward(params, cache, dlogits.tolist())
+    assert all(np.allclose(grads[key], from_list[key]) for key in grads)
     loss, doutputs = nn.mean_squared_error(np.array([[0], [1]]), [0.5, 0.5])
     assert loss == 0.25 and doutputs.tolist() == [[-0.5], [0.5]]
+    flags = np.array([True, False, True])
+    assert nn.binary_cross_entropy(np.ones((3, 1)), flags)[0] == \
+        nn.binary_cross_entropy(np.ones((3, 1)), flags.astype(float))[0]
+    huge = np.array([[6e4], [-6e4], [6e4]], dtype=np.float16)
+    with np.errstate(**STRICT):
+        assert np.isfinite(nn.binary_cross_entropy(huge, [0, 1, 0])[0])
+        assert np.isfinite(nn.softmax_cross_entropy(np.hstack([huge, -huge]), [1, 0, 1])[0])
+
+
+def test_targets_of_the_wrong_shape_are_refused_not_broadcast():
+    """32 targets of 2 columns for 64 one-output logits hold 64 numbers, yet are no
+    targets for them; nor do 64 targets of 2 columns fit one output."""
+    for targets in (np.zeros((32, 2)), np.zeros((64, 2)), np.zeros(63)):
+        with pytest.raises(ValueError, match="have shape"):
+            nn.binary_cross_entropy(np.zeros((64, 1)), targets)
+    with pytest.raises(ValueError, match="have shape"):
+        nn.mean_squared_error(np.zeros((64, 2)), np.zeros((32, 4)))
 
 
 def test_params_with_a_missing_or_extra_key_are_refused_by_name(small, tmp_path):
@@ -1121,7 +1196,7 @@ def test_settings_that_would_do_nothing_or_crash_are_refused(small):
             nn.init_params([2, 3], dtype=dtype)
     with pytest.raises(TypeError, match="np.random.Generator"):
         nn.train(params, X, labels, rng=np.random.RandomState(0))
-    with pytest.raises(ValueError, match="binary_cross_entropy"):
+    with pytest.raises(ValueError, match="binary_cross_entropy.*or predicts a value, loss='mse'"):
         nn.train(nn.init_params([4, 1]), X, labels % 1 + 1)
 
 
@@ -1214,6 +1289,20 @@ def malformed_model(path, change):
     np.savez(path, **arrays)
 
 
+def test_a_file_that_is_no_model_is_called_what_it_looks_like(tmp_path):
+    """Text, a single array, any other bytes: each is said to be no model, and what it
+    looks like; never NumPy's advice to load it unsafely."""
+    (tmp_path / "README.md").write_text("# nn.py: a neural network\n")
+    np.save(tmp_path / "array.npy", np.zeros(3, dtype=object), allow_pickle=True)
+    (tmp_path / "noise.bin").write_bytes(bytes(range(200, 256)))
+    for name, looks in (("README.md", "text ('# nn.py"), ("array.npy", "a single array"),
+                        ("noise.bin", "binary data")):
+        with pytest.raises(ValueError) as error:
+            nn.load(tmp_path / name)
+        assert "is not a model saved by nn.save()" in str(error.value)
+        assert looks in str(error.value) and "pickle" not in str(error.value)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda a: a.update(sizes=np.array(3)), "sizes"),
     (lambda a: a.update(sizes=np.array([3])), "sizes"),
@@ -1237,6 +1326,18 @@ def test_load_refuses_malformed_models_naming_the_file(tmp_path, change, message
     assert str(path) in str(error.value)
 
 
+def test_a_model_saved_big_endian_loads_in_the_machines_own_order(tmp_path):
+    """A model whose arrays another machine wrote big-endian loads, converted, and predicts
+    what the original does."""
+    params = nn.init_params([3, 4, 2], rng=np.random.default_rng(0))
+    np.savez(tmp_path / "big.npz", sizes=np.array([3, 4, 2], ">i8"), activation=np.array("relu"),
+             **{key: value.astype(">f4") for key, value in params.items()})
+    loaded, _ = nn.load(tmp_path / "big.npz")
+    assert all(array.dtype == np.float32 for array in loaded.values())
+    X = np.random.default_rng(1).standard_normal((5, 3))
+    np.testing.assert_array_equal(nn.outputs(loaded, X, "relu"), nn.outputs(params, X, "relu"))
+
+
 def test_load_reads_only_the_arrays_a_model_has(tmp_path):
     """Arrays a model does not have are not read; a single .npy is no model."""
     path = tmp_path / "extra.npz"
@@ -1249,18 +1350,22 @@ def test_load_reads_only_the_arrays_a_model_has(tmp_path):
         nn.load(one_array)
 
 
-def test_dropout_too_strong_for_a_deep_narrow_network_is_named():
-    """Dropout 0.5 in each of four 16-unit layers: the network fits nothing and does worse
-    with all units on than with dropout; the advice is less dropout, and it is right."""
-    X, labels = blobs(n=3000)
-    results = {}
-    for dropout in (0.5, 0.0):
-        params = nn.init_params([20, 16, 16, 16, 16, 3], rng=np.random.default_rng(0))
-        history = nn.train(params, X[:2000], labels[:2000], epochs=3, lr=0.01, batch_size=32,
-                           X_val=X[2000:], targets_val=labels[2000:], dropout=dropout, rng=1)
-        results[dropout] = history
-    assert remedies(results[0.5], "dropout too strong")[0] == {"dropout": 0}
-    assert checks(results[0.0]) == [] and results[0.0][-1]["val_accuracy"] > 0.95
+def test_dropout_too_strong_is_named_with_less_dropout_as_its_remedy():
+    """Validation accuracy below training's, though training's is measured with dropout on
+    and its loss is far from a fit: dropout changes each layer's input too much between
+    training and use (the README's ten-layer run, whose figures these are). Named, with
+    less dropout as the remedy; with the accuracies the other way round, not named."""
+    layers = [{"layer": 1, "update_ratio": 1e-3, "grad_rms": 1.0, "dead": 0.0,
+               "saturated": None}]
+    for train_accuracy, named in ((0.262, True), (0.08, False)):
+        history = [{"epoch": 1, "loss": 2.2, "train_accuracy": 0.15, "val_accuracy": 0.11,
+                    "val_loss": 2.25, "layers": layers, "initial_loss": 2.35,
+                    "chance_loss": math.log(10), "settings": {"dropout": 0.3, "lr": 0.05}},
+                   {"epoch": 2, "loss": 1.77, "train_accuracy": train_accuracy,
+                    "val_accuracy": 0.12, "val_loss": 2.2, "layers": layers}]
+        assert ("dropout too strong" in checks(history)) == named
+        if named:
+            assert remedies(history, "dropout too strong") == [{"dropout": 0}, {"dropout": 0.1}]
 
 
 # ---------------------------------------------------------------- mnist.py: data and command line
@@ -1617,11 +1722,45 @@ def test_the_doctors_table_names_only_the_last_layer_the_output_layer(capsys):
     assert [row.endswith("(output layer)") for row in rows] == [False, False, True]
 
 
-def test_doctor_checks_the_setup_and_exits_without_training(tiny_run):
-    """--doctor, like --find-lr, answers its question and stops: four checks, no epochs."""
+def test_doctor_checks_the_setup_and_exits_without_training(tiny_run, monkeypatch):
+    """--doctor, like --find-lr, answers its question and stops: four checks, no epochs. A
+    check that fails says its likely cause and what to try, in flags; a range test with
+    no minimum says so and suggests nothing."""
     status, out, _ = tiny_run("--doctor")
     assert status == 0 and "epoch" not in out and "test accuracy" not in out
     assert [line.split()[0] for line in out.splitlines()[1:5]] == ["passed"] * 4
+    failing = {"check": "overfit", "passed": False, "seen": "50 samples: loss 2.3",
+               "cause": "it cannot learn", "remedies": [nn.change(lr=0.01)]}
+    monkeypatch.setattr(nn, "sanity_check", lambda *args, **kwargs: [failing])
+    status, out, _ = tiny_run("--doctor")
+    assert status == 1 and "likely cause: it cannot learn." in out and "try: --lr 0.01." in out
+    monkeypatch.setattr(nn, "find_lr", lambda *args, **kwargs: {
+        "lrs": [1e-6, 1e-5], "losses": [2.30, 2.31], "suggestion": None})
+    status, out, _ = tiny_run("--find-lr")
+    assert status == 1 and "no rate to suggest" in out and "suggested" not in out
+
+
+def test_a_run_log_that_cannot_be_written_costs_a_warning_not_the_run(tmp_path, tiny_run,
+                                                                     monkeypatch):
+    """The run log is a convenience: a folder that is not there, or a file that cannot be
+    written, gets a warning, and training goes on and reports."""
+    status, out, err = tiny_run("--runs", tmp_path / "nowhere" / "runs.jsonl")
+    assert status == 0 and "test accuracy" in out and "cannot write the run log" in err
+
+    def read_only(*args):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(runs, "record", read_only)
+    status, out, err = tiny_run()
+    assert status == 0 and "test accuracy" in out
+    assert "warning: could not record the run" in err and "Permission denied" in err
+
+
+def test_a_file_that_is_no_model_is_refused_in_one_line(tmp_path, capsys):
+    """--load README.md: one line saying it is no model, and what it is."""
+    (tmp_path / "README.md").write_text("# nn.py\n")
+    assert mnist.run(["--load", str(tmp_path / "README.md")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "it looks like text" in err and "pickle" not in err
 
 
 def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):

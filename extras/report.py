@@ -33,10 +33,11 @@ def run_facts(settings, sizes, activation, n_train, n_test, history, stopped, te
 
 
 def write_report(path, title, facts, history, params, probs, labels, images, classes,
-                 samples=None):
+                 samples=None, say=lambda remedy: remedy["say"]):
     """Write the report page to path (atomically). facts: (name, value) pairs shown at
     the top; history: train()'s (empty for a loaded model); samples: augmented versions
-    of one training digit, or None."""
+    of one training digit, or None; say(remedy): the doctor's remedies in the words of
+    whoever made the page (mnist.py's flags), nn.py's argument names if not given."""
     predictions = probs.argmax(axis=1)
     counts = nn.confusion_matrix(labels, predictions, len(classes))
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -44,7 +45,7 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
                                                 f"{html.escape(str(value))}</td></tr>"
                                                 for name, value in facts) + "</table>"]
     if history:
-        body += history_charts(history)
+        body += history_charts(history, say)
     else:
         body.append("<p>No training history to draw: a saved model, or a run stopped "
                     "during its first epoch.</p>")
@@ -73,7 +74,7 @@ def write_report(path, title, facts, history, params, probs, labels, images, cla
     write_page(path, title, body)
 
 
-def history_charts(history):
+def history_charts(history, say):
     """The learning curves, each layer's health and the doctor's findings, as page parts."""
     epochs = [record["epoch"] for record in history]
     losses = {"training loss": (epochs, [r["loss"] for r in history])}
@@ -102,8 +103,9 @@ def history_charts(history):
         "</div><p>A healthy update ratio is about 1e-3 (CS231n); with a decaying schedule it "
         "falls as the learning rate does.</p>",
         "<ul>" + "".join(f"<li><b>{html.escape(f['check'])}</b>: {html.escape(f['seen'])}. "
-                         f"Likely cause: {html.escape(f['cause'])}. Try: "
-                         f"{html.escape(f['try'])}.</li>" for f in findings) + "</ul>"
+                         f"Likely cause: {html.escape(f['cause'])}. Try: " + html.escape(
+                             "; or ".join(say(remedy) for remedy in f["remedies"])) + ".</li>"
+                         for f in findings) + "</ul>"
         if findings else "<p>Nothing looks wrong by the doctor's rules of thumb.</p>"]
 
 
@@ -119,7 +121,8 @@ def write_page(path, title, body):
             "img.pixels{image-rendering:pixelated}"
             "figure{margin:0;font-size:12px;text-align:center}"
             ".runs td,.runs th{border-bottom:1px solid #ddd}"
-            ".runs td.command{text-align:left;font-family:monospace;font-size:11px}"
+            ".runs{width:100%}.runs td.command{text-align:left;font-family:monospace;"
+            "font-size:11px;word-break:break-all}"
             ".runs th:last-child{text-align:left}"
             "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     nn.write_atomically(path, page.encode("utf-8"))

@@ -166,12 +166,11 @@ def write_comparison(path, runs, columns):
                    + f"<td class='command'>{html.escape(run.get('command', ''))}</td></tr>"
                    for run in best_first(runs))
     body = [f"<h1>{len(runs)} run{'' if len(runs) == 1 else 's'} compared</h1>",
-            "<div class='row'>",
             svg_chart(curves("val_accuracy", 100), "Validation accuracy per epoch", "epoch",
-                      "accuracy (%)", y_range=(100, 100), width=480, height=300),
+                      "accuracy (%)", y_range=(100, 100), width=960, height=320),
             svg_chart(curves("val_loss"), "Validation loss per epoch", "epoch", "loss",
-                      log_y=True, width=480, height=300),
-            "</div><p>Each run is labelled by the settings that differ between the runs "
-            "shown; the table has the rest.</p>",
+                      log_y=True, width=960, height=320),
+            "<p>Each run is labelled by the settings that differ between the runs shown; the "
+            "table has the rest.</p>",
             f"<table class='runs'><tr>{head}</tr>{rows}</table>"]
     write_page(path, "runs compared", body)

@@ -58,8 +58,10 @@ def test_the_report_page_is_valid_and_shows_the_run(tmp_path, validation):
                 "augment": "none", "seed": 0, "epochs": 3}
     facts = report.run_facts(settings, [784, 16, 10], "relu", 300, 400, history, False, accuracy)
     path = tmp_path / "report.html"
+    history[0]["layers"][0]["update_ratio"] = 1.0       # a finding: learning rate too high
     report.write_report(path, "a small run", facts, history, params, probs, labels,
-                        (255 * X.reshape(-1, 28, 28)).astype(np.uint8), [str(k) for k in range(10)])
+                        (255 * X.reshape(-1, 28, 28)).astype(np.uint8), [str(k) for k in range(10)],
+                        say=lambda remedy: "said " + remedy["say"].upper())
     text = path.read_text()
     parser = PageParser()
     parser.feed(text)
@@ -76,3 +78,4 @@ def test_the_report_page_is_valid_and_shows_the_run(tmp_path, validation):
     assert "<th>epochs</th><td>3 of 3</td>" in text and "training loss" in text
     assert ("validation loss" in text) == ("validation accuracy" in text) == validation
     assert ("held-out images" in text) == validation
+    assert "Try: said LR=" in text and "Try: lr=" not in text      # in the page maker's words

@@ -1,5 +1,7 @@
 """Tests of runs.py: the run log survives what a crash or an editor leaves in it, and
 --compare shows what differs between runs, best first."""
+import re
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,20 @@ def test_compare_report_draws_each_runs_validation_curve(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "COMPARED_CURVES", 1)
     runs.compare(path, [], page)
     assert page.read_text().count("<polyline") == 2
+
+
+def test_the_comparison_page_fits_a_page_and_its_labels_fit_their_charts(tmp_path):
+    """Runs that differ in five settings get long labels; each chart is as wide as the
+    page's text (1,000 pixels at most) and wide enough for its longest label (about 7
+    pixels a character at the legend's 11 pixels), and long commands may break."""
+    path, page = tmp_path / "runs.jsonl", tmp_path / "runs.html"
+    logged(path, 3, lr=[0.01, 0.003, 0.001], dropout=[0.0, 0.3, 0.5], optimizer=["adam"] * 3,
+           momentum=[0.9, 0.5, 0.0], augment=["none", "shift", "affine"],
+           batch_size=[32, 64, 128])
+    runs.compare(path, [], page)
+    text = page.read_text()
+    for svg in re.findall(r"<svg[^>]*>.*?</svg>", text, flags=re.S):
+        width = float(re.search(r'width="([\d.]+)"', svg).group(1))
+        labels = re.findall(r'<text x="76[^>]*>([^<]*)</text>', svg)
+        assert width <= 1000 and labels and max(map(len, labels)) * 7 + 80 <= width
+    assert "word-break:break-all" in text
