@@ -526,8 +526,9 @@ def run_doctor(params, X, labels, args):
         print(f"  {'passed' if result['passed'] else 'FAILED'}  {result['check']:13s} "
               f"{result['seen']}")
         if not result["passed"]:
-            print(f"      likely cause: {result['cause']}.\n      try: " +
-                  "; or ".join(as_flags(remedy, args) for remedy in result["remedies"]) + ".")
+            print(f"      likely cause: {result['cause']}." + (
+                "\n      try: " + "; or ".join(as_flags(remedy, args) for remedy in
+                                                result["remedies"]) + "." if result["remedies"] else ""))
     if all(result["passed"] for result in results):
         return 0
     print("  a failed check means training would not tell you much: fix it first.")

@@ -1005,30 +1005,34 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
                 return learned, taken, value, correct
             adam_step(copy, backward(copy, cache, dlogits), state, lr)
 
-    learned, taken, real_loss, real_accuracy = overfit(X_small)
-    result("overfit", learned, f"{len(X_small)} samples: loss {real_loss:.3g}, accuracy "
-           f"{100 * real_accuracy:.0f}% after {taken} steps", "the network cannot even learn a "
-           "handful of samples by heart: the gradients do not reach its first layers, or it "
-           "is too small", [advice("relu, if the layers are many"), advice("more or wider "
-                                                                           "layers")])
-    zero_loss = overfit(np.zeros_like(X_small))[2]
-    result("uses inputs", real_loss < 0.5 * zero_loss, f"loss {real_loss:.3g} on the real "
-           f"inputs, {zero_loss:.3g} on all-zero inputs", "it learns as well without its "
-           "inputs: they carry little to it (all alike, or unscaled), or are not the targets'",
-           [advice("inputs scaled to mean 0, std 1"),
-            advice("check that the rows of X and of the targets match")])
-    error = gradient_check(params, X_small[:5], targets_small[:5], loss,
-                           activation=activation, entries=20)
     logits, cache = forward(params, X_small[:5], activation)
     grads = backward(params, cache, LOSSES[loss](logits, targets_small[:5])[1])
-    first, last = rms(grads["W1"]), rms(grads[f"W{n_layers}"])
+    vanishing = rms(grads[f"W{n_layers}"]) / max(rms(grads["W1"]), 1e-300)    # x smaller
+    vanishing = f"{vanishing:,.0f}x" if n_layers >= 3 and vanishing > 1 / VANISHING_RATIO else ""
+    learned, taken, real_loss, real_accuracy = overfit(X_small)
+    cause = ("the network cannot even learn a handful of samples by heart: it is too small, "
+             "or its steps are", [advice("more or wider layers"), advice("a higher learning rate")])
+    if vanishing:
+        cause = (f"the gradients vanish: the first layer's are {vanishing} smaller than the "
+                 f"last's", ([change(activation="relu", init="he")]
+                             if activation in SATURATED_Z else []) + [advice("fewer layers")])
+    result("overfit", learned, f"{len(X_small)} samples: loss {real_loss:.3g}, accuracy "
+           f"{100 * real_accuracy:.0f}% after {taken} steps", *cause)
+    zero_loss = overfit(np.zeros_like(X_small))[2]
+    cause = ("it learns as well without its inputs: they carry little to it (all alike, or "
+             "unscaled), or are not the targets'", [advice("inputs scaled to mean 0, std 1"),
+                                                    advice("rows of X and of the targets that match")])
+    result("uses inputs", real_loss < 0.5 * zero_loss, f"loss {real_loss:.3g} on the real "
+           f"inputs, {zero_loss:.3g} on all-zero inputs",
+           *(cause if learned else ("it did not learn the samples: see overfit", [])))
+    error = gradient_check(params, X_small[:5], targets_small[:5], loss,
+                           activation=activation, entries=20)
     result("gradients", error < 1e-4, f"worst relative error {error:.1e} against central "
-           f"differences" + (f"; the first layer's are {last / max(first, 1e-300):,.0f}x "
-           f"smaller than the last's (vanishing: see the doctor)" if n_layers >= 3 and
-           first < VANISHING_RATIO * last else ""), "backward() does not compute the loss's "
-           "derivative: a formula or a shape in it is wrong", [advice(
-               "each backward function checked against central differences, as test_nn.py "
-               "does")])
+           f"differences" + (f"; the first layer's are {vanishing} smaller than the last's "
+                             f"(vanishing)" if vanishing else ""),
+           "backward() does not compute the loss's derivative: a formula or a shape in it "
+           "is wrong", [advice("each backward function checked against central "
+                               "differences, as test_nn.py does")])
     return results
 
 
