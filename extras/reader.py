@@ -75,9 +75,10 @@ def read_number(pixels, params, activation, name="image", judge=None):
     Raises ImageError for an image with no ink, or too many pieces to be a number.
     """
     grey = grey_levels(pixels)
-    factor = max(1.0, max(grey.shape) / WORK_SIZE)
+    factor = math.ceil(max(grey.shape) / WORK_SIZE)             # a photo: block means
     if factor > 1:
-        grey = resize(grey, round(grey.shape[0] / factor), round(grey.shape[1] / factor))
+        height, width = grey.shape[0] // factor, grey.shape[1] // factor
+        grey = resize(grey[:height * factor, :width * factor], height, width)
     ink, labels, groups, expected = find_groups(grey, name)
     found = []
     for members, _ in groups:
@@ -108,25 +109,32 @@ def read_group(mask, ink, expected, params, activation, judge=None):
     """The digits in one group of pieces (mask (H, W) bool), left to right, as a list of
     (input (28, 28), probs (10,), mask).
 
-    The network reads every candidate digit of the group (see candidates). Without a
-    judge, a group it reads with confidence (SURE), not too wide for one digit, is one.
-    Otherwise the reading kept is the chain of candidates from the left edge to the right
-    whose log-probabilities, each less DIGIT_PRICE for another digit and what its shape
-    costs (shape_cost), add up to the most (dynamic programming, as in segmentation by
-    recognition). The judge adds to each the log of its probability that the candidate is
-    one whole digit.
+    A group the network reads with confidence (SURE) as one digit, not too wide for one,
+    is one digit when the judge agrees (or there is none), and it is as narrow as a digit
+    (1.2 times `expected`). Any other may hold several digits: the network reads every
+    candidate digit cut out of it (see candidates), and the reading kept is the chain of
+    candidates from the left edge to the right whose log-probabilities, each less
+    DIGIT_PRICE for another digit and what its shape costs (shape_cost), add up to the most
+    (dynamic programming, as in segmentation by recognition). The judge adds to each the
+    log of its probability that the candidate is one whole digit.
     """
-    top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected)
+    def read(inputs):
+        """The network's probabilities (K, 10), and the judge's that each is whole (K,)."""
+        X = inputs.reshape(len(inputs), -1).astype(params["W1"].dtype)
+        return nn.softmax(nn.forward(params, X, activation)[0]), (
+            np.ones(len(X)) if judge is None else nn.softmax(nn.forward(judge, X, "relu")[0])[:, 1])
+
+    top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected, cut=False)
     height, width = parts.shape[1:]
-    probs = nn.softmax(nn.outputs(params, inputs.reshape(len(parts), -1), activation))
-    whole = pieces.index((0, len(ends) - 1))
-    if judge is None and probs[whole].max() >= SURE and width < TOO_WIDE * height:
-        return [(inputs[whole], probs[whole], mask)]
-    score = np.log(probs.max(axis=1)) - DIGIT_PRICE - shape_cost(parts, probs.argmax(axis=1),
-                                                                 height)
-    if judge is not None:
-        one_digit = nn.softmax(nn.outputs(judge, inputs.reshape(len(parts), -1), "relu"))[:, 1]
-        score += np.log(np.maximum(one_digit, 1e-6))
+    probs, one_digit = read(inputs)
+    narrow = width <= 1.2 * (expected or 0.7 * height)
+    if probs.max() >= SURE and width < TOO_WIDE * height and (
+            judge is None or (narrow and one_digit[0] >= 0.5)):
+        return [(inputs[0], probs[0], mask)]
+    top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected, cut=True)
+    probs, one_digit = read(inputs)
+    score = np.log(probs.max(axis=1)) - DIGIT_PRICE + np.log(np.maximum(one_digit, 1e-6)) \
+        - shape_cost(parts, probs.argmax(axis=1), height)
     best = np.full(len(ends), -np.inf)
     best[0], came_from = 0.0, {}
     for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
@@ -145,32 +153,27 @@ def read_group(mask, ink, expected, params, activation, judge=None):
     return found
 
 
-def candidates(mask, ink, expected):
+def candidates(mask, ink, expected, cut=True):
     """Every way to cut out one digit of a group of pieces (mask (H, W) bool), as
     (top, left, ends, pieces, parts, inputs): the group's box starts at (top, left); ends
-    are the cut paths (see cut_path), each the column of the cut in each row of the box,
+    are the cut paths (see cut_paths), each the column of the cut in each row of the box,
     the first its left edge and the last its right; pieces (i, j) name the candidates, the
     ink between cuts i and j; parts (K, h, w) bool is their ink in the box, and inputs
     (K, 28, 28) what the network is given for each.
 
-    A group no wider than a digit (expected, its width in pixels; 0.7 of the group's
-    height when None) has one candidate, the whole. A wider one may hold several digits
-    that touch: cut paths are laid through it from top to bottom at every sixth of a
-    digit's width, and every run between two of them up to twice a digit's width, with
-    3% of the group's ink or more, is a candidate, and so is the whole group.
+    Without cut, the one candidate is the whole. With cut, cut paths are laid through the
+    group from top to bottom at every sixth of a digit's width (expected, in pixels; 0.7
+    of the group's height when None), and every run between two of them up to twice a
+    digit's width, with 3% of the group's ink or more, is a candidate, and so is the whole.
     """
     top, left, bottom, right = ink_box(mask)
     width, height = right - left, bottom - top
     expected = expected or 0.7 * height
     box = mask[top:bottom, left:right]
     step = max(2.0, expected / 6)
-    ends = [np.zeros(height, dtype=np.int64)]
-    if width > 1.2 * expected:
-        for centre in np.arange(step, width - step / 2, step):
-            path = cut_path(box, centre, step / 2)
-            if path is not None:
-                ends.append(path)
-    ends.append(np.full(height, width))
+    centres = np.arange(step, width - step / 2, step) if cut else []
+    ends = [np.zeros(height, dtype=np.int64), *cut_paths(box, centres, step / 2),
+            np.full(height, width)]
     columns = np.arange(width)[None, :]
     pieces, parts = [], []
     for i in range(len(ends)):
@@ -211,32 +214,36 @@ def inked_span(inked):
     return inked.argmax(axis=1), inked.shape[1] - inked[:, ::-1].argmax(axis=1)
 
 
-def cut_path(box, centre, reach):
-    """A way to cut the ink of box (h, w) bool in two from top to bottom: the column of
-    the cut in each row (h,), moving at most one column from row to row, ending within
-    `reach` of column `centre`; None if the box is too narrow. The path pays for every
-    inked pixel it crosses and a little for straying from the centre; the cheapest path
-    to each bottom column is found row by row (dynamic programming). So it bends around
-    a stroke that a straight cut would go through."""
+def cut_paths(box, centres, reach):
+    """Ways to cut the ink of box (h, w) bool in two from top to bottom, one for each of
+    the columns centres (K,): the column of each cut in each row, (K, h), moving at most
+    one column from row to row and ending within `reach` of its centre (cuts that cannot,
+    in a box too narrow, are left out). A path pays for every inked pixel it crosses and
+    a little for straying from its centre; the cheapest path to each bottom column is
+    found row by row (dynamic programming), for all the centres at once. So a cut bends
+    around a stroke that a straight one would go through."""
     height, width = box.shape
     columns = np.arange(width)
-    cost = 10.0 * box + np.abs(columns - centre)[None, :] / max(reach, 1)       # (h, w)
-    total, came_from = cost[0].copy(), np.zeros((height, width), dtype=np.int64)
+    centres = np.array([c for c in centres if ((np.abs(columns - c) <= reach) &
+                                               (columns > 0) & (columns < width - 1)).any()])
+    if len(centres) == 0:
+        return np.zeros((0, height), dtype=np.int64)
+    away = np.abs(columns[None, :] - centres[:, None]) / max(reach, 1)       # (K, w)
+    total = 10.0 * box[0] + away
+    came_from = np.zeros((height, len(centres), width), dtype=np.int8)
+    blocked = np.full((len(centres), 1), np.inf)
     for y in range(1, height):
-        left = np.concatenate([[np.inf], total[:-1]])          # arriving from x - 1
-        right = np.concatenate([total[1:], [np.inf]])          # arriving from x + 1
-        steps = np.stack([left, total, right])                  # (3, w)
+        steps = np.stack([np.hstack([blocked, total[:, :-1]]), total,     # from x - 1, x,
+                          np.hstack([total[:, 1:], blocked])])            # x + 1: (3, K, w)
         came_from[y] = steps.argmin(axis=0) - 1
-        total = steps.min(axis=0) + cost[y]
-    near = np.flatnonzero((np.abs(columns - centre) <= reach) & (columns > 0) &
-                          (columns < width - 1))
-    if len(near) == 0:
-        return None
-    path = np.empty(height, dtype=np.int64)
-    path[-1] = near[np.argmin(total[near])]
+        total = steps.min(axis=0) + 10.0 * box[y] + away
+    near = (np.abs(columns[None, :] - centres[:, None]) <= reach) & (columns > 0) & \
+        (columns < width - 1)
+    paths = np.empty((len(centres), height), dtype=np.int64)
+    paths[:, -1] = np.where(near, total, np.inf).argmin(axis=1)
     for y in range(height - 1, 0, -1):
-        path[y - 1] = path[y] + came_from[y, path[y]]
-    return path
+        paths[:, y - 1] = paths[:, y] + came_from[y, np.arange(len(centres)), paths[:, y]]
+    return paths
 
 
 def grey_levels(pixels):
@@ -267,18 +274,28 @@ def ink_strength(grey, name="image"):
     (H, W) is, and how dark a pixel must be to count as ink.
 
     The paper's brightness is estimated locally, by a closing (a max filter, then a min
-    filter, over a window wider than any stroke): it erases the strokes, which are thin,
-    and keeps what is large, such as a shadow or a brighter corner, so neither of those
-    becomes ink. Ink takes away a share of the light that falls on it, wherever it lies,
-    so darkness is measured as that share, (paper - grey) / paper: a digit in a shadow is
-    as dark as one in the light. Light ink on dark paper is turned over first. A 3 x 3
-    blur keeps sensor noise from counting as ink; the threshold is a third of the share
-    of light that the darkest ink in the image takes.
+    filter, over a window a sixth of the picture wide): it erases the strokes and keeps
+    what is larger, such as a shadow or a brighter corner, so that neither becomes ink.
+    Strokes too bold for that window (a marker in a tight crop) are measured again with
+    one three times as wide as they are. Ink takes away a share of the light that falls
+    on it, wherever it lies, so darkness is measured as that share, (paper - grey) /
+    paper: a digit in a shadow is as dark as one in the light. Light ink on dark paper is
+    turned over first. A 3 x 3 blur keeps sensor noise from counting as ink; the
+    threshold is a third of the share of light that the darkest ink in the image takes.
     """
     blurred = window_filter(grey, 3, np.add) / 9
     if light_ink(blurred):
         blurred = 1 - blurred
     size = int(np.clip(min(grey.shape) // 6, 9, 151)) | 1
+    darker, threshold = ink_against_paper(blurred, size, name)
+    bold = int(3 * stroke_width(darker > threshold))
+    if bold > size:
+        darker, threshold = ink_against_paper(blurred, min(bold, 151) | 1, name)
+    return darker, threshold
+
+
+def ink_against_paper(blurred, size, name):
+    """ink_strength's measure with a closing over size x size windows."""
     paper = window_filter(window_filter(blurred, size, np.maximum), size, np.minimum)
     darker = (paper - blurred) / np.maximum(paper, 0.05)    # ink's share of the light
     darker[paper - blurred < 0.04] = 0                       # noise on dark paper, no ink
@@ -287,6 +304,14 @@ def ink_strength(grey, name="image"):
         raise ImageError(f"{name}: no ink found (the image is blank or has no contrast); "
                          f"expected dark digits on light paper, or light on dark")
     return np.clip(darker, 0, None).astype(np.float32), max(0.06, contrast / 3)
+
+
+def stroke_width(inked):
+    """About how wide the strokes of inked (H, W) bool are, in pixels: twice their area
+    over the length of their edge (a stroke w wide and l long has area w l, edges 2 l)."""
+    edge = inked & ~(np.roll(inked, 1, 0) & np.roll(inked, -1, 0) & np.roll(inked, 1, 1) &
+                     np.roll(inked, -1, 1))
+    return 2 * inked.sum() / max(edge.sum(), 1)
 
 
 def light_ink(grey):
@@ -337,43 +362,47 @@ def connected_pieces(mask):
     holds 0 on paper and k = 1 .. K on piece k; boxes (K, 4) are (top, left, bottom,
     right), bottom and right exclusive; areas (K,) count each piece's pixels.
 
-    Each inked pixel starts with its own number (its place in the list of inked pixels);
-    then, pass by pass, it takes the smallest number among its neighbours and then the
-    number held by the pixel that number names (pointer jumping), so numbers travel along
-    a stroke in leaps, and a few dozen passes settle even a long one.
+    The ink is taken as runs, the stretches of inked pixels along each row, and two runs
+    in neighbouring rows that overlap, or touch at a corner, are of one piece. Each run
+    starts with its own number; then, pass by pass, it takes the smallest number of the
+    runs it touches, and the number held by the run that number names (pointer jumping),
+    until nothing changes: a few passes over thousands of runs, not millions of pixels.
     """
     height, width = mask.shape
-    rows, cols = np.nonzero(mask)                                    # the inked pixels (n,)
-    place = np.full(mask.shape, -1, dtype=np.int64)
-    place[rows, cols] = np.arange(len(rows))
+    edges = np.diff(mask.astype(np.int8), axis=1, prepend=0, append=0)    # (H, W + 1)
+    rows, starts = np.nonzero(edges == 1)          # in reading order: by row, then column
+    ends = np.nonzero(edges == -1)[1]              # one past each run's last pixel
+    # Run b (row r + 1) touches the runs a of row r with end_a >= start_b and start_a <=
+    # end_b: a stretch of them, found by binary search on positions counted row by row.
+    line = width + 2
+    first = np.searchsorted(rows * line + ends, (rows - 1) * line + starts)
+    last = np.searchsorted(rows * line + starts, (rows - 1) * line + ends, side="right")
+    count = np.maximum(last - first, 0)
+    b = np.repeat(np.arange(len(rows)), count)
+    a = np.repeat(first, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     label = np.arange(len(rows))
-    neighbours = []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            y, x = rows + dy, cols + dx
-            inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
-            found = np.where(inside, place[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)], -1)
-            neighbours.append(np.where(found >= 0, found, label))     # none: itself
-    neighbours = np.array(neighbours)                                # (9, n)
     while True:
-        smallest = label[neighbours].min(axis=0)
+        smallest = label.copy()
+        np.minimum.at(smallest, a, label[b])
+        np.minimum.at(smallest, b, label[a])
         for _ in range(4):
             smallest = smallest[smallest]                           # follow each owner
         if np.array_equal(smallest, label):
             break
         label = smallest
     roots, k = np.unique(label, return_inverse=True)                 # pieces 0 .. K-1
-    labels = np.zeros(mask.shape, dtype=np.int64)
-    labels[rows, cols] = k + 1
+    lengths = ends - starts
+    pixels = np.repeat(rows * width + starts, lengths) + np.arange(lengths.sum()) - \
+        np.repeat(np.cumsum(lengths) - lengths, lengths)
+    labels = np.zeros(height * width, dtype=np.int64)
+    labels[pixels] = np.repeat(k + 1, lengths)
     boxes = np.zeros((len(roots), 4), dtype=np.int64)
-    if len(rows):
-        order = np.argsort(k, kind="stable")
-        starts = np.flatnonzero(np.diff(k[order], prepend=-1))
-        boxes[:, 0] = np.minimum.reduceat(rows[order], starts)
-        boxes[:, 1] = np.minimum.reduceat(cols[order], starts)
-        boxes[:, 2] = np.maximum.reduceat(rows[order], starts) + 1
-        boxes[:, 3] = np.maximum.reduceat(cols[order], starts) + 1
-    return labels, boxes, np.bincount(k, minlength=len(roots))
+    boxes[:, :2] = [height, width]
+    np.minimum.at(boxes[:, 0], k, rows)
+    np.minimum.at(boxes[:, 1], k, starts)
+    np.maximum.at(boxes[:, 2], k, rows + 1)
+    np.maximum.at(boxes[:, 3], k, ends)
+    return labels.reshape(height, width), boxes, np.bincount(k, lengths, len(roots)).astype(np.int64)
 
 
 def digit_groups(boxes, areas, shape, name="image"):

@@ -163,7 +163,7 @@ def test_a_cut_between_touching_digits_goes_around_their_strokes():
     box = np.zeros((ring.shape[0], 2 * ring.shape[1] - 2), dtype=bool)
     box[:, :ring.shape[1]] = ring
     box[:, ring.shape[1] - 2:] |= ring
-    path = reader.cut_path(box, box.shape[1] / 2 + 6, 8)           # expected a bit off
+    path = reader.cut_paths(box, [box.shape[1] / 2 + 6], 8)[0]     # expected a bit off
     crossed = box[np.arange(len(path)), path].sum()
     straight = min(box[:, c].sum() for c in range(box.shape[1] // 2 - 2, box.shape[1] // 2 + 15))
     assert crossed < straight and (np.abs(np.diff(path)) <= 1).all()
