@@ -127,9 +127,9 @@ def read_group(mask, ink, expected, params, activation, judge=None):
     top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected, cut=False)
     height, width = parts.shape[1:]
     probs, one_digit = read(inputs)
-    narrow = width <= 1.2 * (expected or 0.7 * height)
+    shaped = shape_cost(parts, probs.argmax(axis=1), height)[0] == 0
     if probs.max() >= SURE and width < TOO_WIDE * height and (
-            judge is None or (narrow and one_digit[0] >= 0.5)):
+            judge is None or (shaped and one_digit[0] >= 0.5)):
         return [(inputs[0], probs[0], mask)]
     top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected, cut=True)
     probs, one_digit = read(inputs)
