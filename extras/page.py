@@ -154,8 +154,9 @@ def request_pixels(headers, body):
 
 def reading_json(reading, params, activation):
     """read_number()'s answer as JSON for the page: the text and digits, each digit's ten
-    probabilities, the 28 x 28 inputs (as numbers and as PNG pictures), where each digit
-    was found, and for a single digit the first-layer units that fired most."""
+    probabilities, which digits are doubtful (marked: the text with a ? after each), the
+    28 x 28 inputs (as numbers and as PNG pictures), where each digit was found, and for
+    a single digit the first-layer units that fired most."""
     units = []
     if len(reading["digits"]) == 1 and "W2" in params:          # a hidden layer to show
         _, cache = nn.forward(params, reading["inputs"][:1].reshape(1, -1), activation)
@@ -164,7 +165,8 @@ def reading_json(reading, params, activation):
         for k, picture in zip(top, weight_pictures(params["W1"], top)):
             units.append({"unit": int(k), "fired": round(float(fired[k]), 3),
                           "picture": png_uri(picture)})
-    return {"text": reading["text"], "digits": reading["digits"].tolist(),
+    return {"text": reading["text"], "marked": reading["marked"],
+            "doubt": reading["doubt"].tolist(), "unsure_below": reader.DOUBTFUL, "digits": reading["digits"].tolist(),
             "probs": np.round(reading["probs"], 4).tolist(),
             "inputs": np.round(reading["inputs"], 3).tolist(),
             "pictures": [png_uri(digit) for digit in reading["inputs"]],

@@ -25,6 +25,7 @@ from extras.images import ImageError, ink_box, read_image, resize
 WORK_SIZE = 1200       # photos are read at most this many pixels wide or tall
 MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page, a face)
 SURE = 0.9             # a group the network reads with this confidence is one digit...
+DOUBTFUL = 0.95        # a digit read with less confidence than this is marked with a ?
 TOO_WIDE = 1.1         # ...unless it is this many times wider than tall
 DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
 SHAPE_PRICE = 10.0     # what an unlikely shape costs, in log-probability (see shape_cost)
@@ -45,21 +46,26 @@ def read_file(path, params, activation, judge=None, one_item=False):
         return read_number(pixels, params, activation, path, judge)
     inputs = prepare_digit(pixels, path)[None]                          # (1, 28, 28)
     probs = nn.softmax(nn.outputs(params, inputs.reshape(1, -1), activation))
+    doubt = probs.max(axis=1) < DOUBTFUL
     return {"text": str(probs.argmax()), "digits": probs.argmax(axis=1), "probs": probs,
-            "inputs": inputs}
+            "doubt": doubt, "marked": str(probs.argmax()) + "?" * bool(doubt[0]), "inputs": inputs}
 
 
 def answer(reading, classes):
     """A reading in one line: '2026  (2 99.1%, 0 97.3%, ...)' for a number, each digit's
-    confidence after it; for one digit or item its three likeliest classes,
-    '7 (97.1%)  1 (1.2%)  9 (0.8%)'."""
+    confidence after it, and 'unsure: 20?26' before them when a digit is doubtful; for
+    one digit or item its three likeliest classes, '7 (97.1%)  1 (1.2%)  9 (0.8%)', and
+    'unsure' after them when doubtful. The reading itself always comes first."""
     probs = reading["probs"]
     best = probs.argmax(axis=1)
+    unsure = probs.max(axis=1) < DOUBTFUL
     if len(probs) == 1:
         likeliest = np.argsort(-probs[0])[:3]
-        return "  ".join(f"{classes[k]} ({100 * probs[0, k]:.1f}%)" for k in likeliest)
-    return "".join(classes[k] for k in best) + "  (" + ", ".join(
-        f"{classes[k]} {100 * p[k]:.1f}%" for k, p in zip(best, probs)) + ")"
+        return "  ".join(f"{classes[k]} ({100 * probs[0, k]:.1f}%)" for k in likeliest) + (
+            "  unsure" if unsure[0] else "")
+    marked = "".join(classes[k] + "?" * bool(q) for k, q in zip(best, unsure))
+    return "".join(classes[k] for k in best) + (f"  unsure: {marked}" if unsure.any() else "") \
+        + "  (" + ", ".join(f"{classes[k]} {100 * p[k]:.1f}%" for k, p in zip(best, probs)) + ")"
 
 
 def read_number(pixels, params, activation, name="image", judge=None):
@@ -70,6 +76,9 @@ def read_number(pixels, params, activation, name="image", judge=None):
     which saved MNIST networks carry, or None. Returns a dict:
         text    the digits read, as a string ("2026")
         digits  the digits (K,);  probs: the network's probabilities (K, 10)
+        doubt   (K,) bool: digits read with under DOUBTFUL confidence, which are wrong
+                far more often than the rest;  marked: the text with a ? after each
+                ("20?26")
         inputs  what the network was given, float32 (K, 28, 28)
         boxes   where each digit is in the image, (top, left, bottom, right), (K, 4)
     Raises ImageError for an image with no ink, or too many pieces to be a number.
@@ -85,8 +94,10 @@ def read_number(pixels, params, activation, name="image", judge=None):
         found += read_group(np.isin(labels, members), ink, expected, params, activation, judge)
     inputs, probs, masks = (list(column) for column in zip(*found))
     probs = np.array(probs)
-    digits = probs.argmax(axis=1)
+    digits, doubt = probs.argmax(axis=1), probs.max(axis=1) < DOUBTFUL
     return {"text": "".join(str(d) for d in digits), "digits": digits, "probs": probs,
+            "doubt": doubt, "marked": "".join(f"{d}?" if q else str(d)
+                                              for d, q in zip(digits, doubt)),
             "inputs": np.array(inputs),
             "boxes": np.round(np.array([ink_box(mask) for mask in masks]) * factor).astype(int)}
 

@@ -12,8 +12,8 @@ import urllib.request
 import numpy as np
 import pytest
 
-from extras import page
-from extras.conftest import glyph
+from extras import page, reader
+from extras.conftest import ALWAYS_0, glyph, rings_in_a_row
 from extras.judge import write_number
 
 
@@ -60,6 +60,16 @@ def test_the_page_server_reads_a_digit_and_a_number(page_server):
         text = reply.read().decode()
     assert "<canvas" in text and 'fetch("/read"' in text
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", text)         # nothing from outside
+
+
+def test_the_page_is_told_which_digits_are_doubtful():
+    """A reading whose digits the network gives 45% each: the JSON marks both, so the page
+    can show '0?0?'."""
+    unsure = {"W1": ALWAYS_0["W1"], "b1": np.eye(10, dtype=np.float32)[0] * 2}
+    reading = reader.read_number(np.hstack([rings_in_a_row(1)] * 2), unsure, "relu")
+    answer = page.reading_json(reading, unsure, "relu")
+    assert answer["text"] == "00" and answer["marked"] == "0?0?"
+    assert answer["doubt"] == [True, True] and answer["unsure_below"] == reader.DOUBTFUL
 
 
 def test_the_page_server_answers_bad_requests_with_400_and_carries_on(page_server):

@@ -191,6 +191,25 @@ def test_a_group_far_wider_than_any_digit_is_not_read_as_one():
         assert reader.read_number(rings_in_a_row(count), params, "relu")["text"] == read
 
 
+def test_a_digit_read_without_confidence_is_marked_and_the_reading_still_comes_first():
+    """Rings in a row, apart, read by a network sure they are 0s and by one that gives a
+    0 only 45%: the second's digits are doubtful, marked with a ? in `marked` and in the
+    printed line, whose first word stays the digits read (what scripts take)."""
+    unsure = {"W1": ALWAYS_0["W1"], "b1": np.eye(10, dtype=np.float32)[0] * 2}
+    page = np.hstack([rings_in_a_row(1), rings_in_a_row(1)])
+    sure_reading = reader.read_number(page, ALWAYS_0, "relu")
+    unsure_reading = reader.read_number(page, unsure, "relu")
+    assert sure_reading["marked"] == "00" and not sure_reading["doubt"].any()
+    assert unsure_reading["marked"] == "0?0?" and unsure_reading["doubt"].all()
+    classes = [str(k) for k in range(10)]
+    assert "unsure" not in reader.answer(sure_reading, classes)
+    line = reader.answer(unsure_reading, classes)
+    assert line.split()[0] == "00" and "unsure: 0?0?" in line
+    one = dict(unsure_reading, probs=unsure_reading["probs"][:1])
+    assert reader.answer(one, classes).split()[0] == "0" and reader.answer(
+        one, classes).endswith("unsure")
+
+
 def test_the_judge_tells_how_many_touching_rings_a_network_that_cannot_sees(glyph_judge):
     """A network that reads anything as a 0 cannot count touching rings, and two or three
     of them are no wider than one 0 may be; the judge, trained on numbers of glyphs,
