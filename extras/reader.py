@@ -16,11 +16,12 @@ second, small network that learns to tell one whole digit from a pair or a piece
 judge.py); each digit prepared as MNIST's were.
 """
 import math
+import os
 
 import numpy as np
 
 import nn
-from extras.images import ImageError, ink_box, read_image, resize
+from extras.images import PNG_SIGNATURE, ImageError, ink_box, read_image, resize
 
 WORK_SIZE = 1200       # photos are read at most this many pixels wide or tall
 MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page, a face)
@@ -41,7 +42,7 @@ DIGIT_SHAPES = np.array([[-0.10, 0.19], [-0.91, 0.45], [-0.07, 0.21], [-0.23, 0.
 def read_file(path, params, activation, judge=None, one_item=False):
     """read_number() on the picture in the file at path; one_item: the picture is one
     thing (a Fashion-MNIST item), prepared whole and never cut up."""
-    pixels = read_image(path)
+    pixels = read_photo(path)
     if not one_item:
         return read_number(pixels, params, activation, path, judge)
     inputs = prepare_digit(pixels, path)[None]                          # (1, 28, 28)
@@ -49,6 +50,35 @@ def read_file(path, params, activation, judge=None, one_item=False):
     doubt = probs.max(axis=1) < DOUBTFUL
     return {"text": str(probs.argmax()), "digits": probs.argmax(axis=1), "probs": probs,
             "doubt": doubt, "marked": str(probs.argmax()) + "?" * bool(doubt[0]), "inputs": inputs}
+
+
+def read_photo(path):
+    """uint8 pixels (H, W, C) of the picture in the file at path. PNG, PGM and PPM are read
+    by images.py with NumPy alone; any other format (a phone's JPEG) through Pillow, when
+    it is installed (the one optional import of the project), turned upright as the
+    camera recorded and decoded at no more than about WORK_SIZE pixels where the format
+    allows (JPEG does: it is read faster)."""
+    if not os.path.isfile(path):
+        return read_image(path)                        # which says what is wrong
+    with open(path, "rb") as file:
+        start = file.read(8)
+    if start.startswith((PNG_SIGNATURE, b"P5", b"P6")):
+        return read_image(path)
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        kind = "a JPEG" if start.startswith(b"\xff\xd8") else "not a PNG, PGM or PPM"
+        raise ImageError(f"{path}: {kind} file; PNG, PGM and PPM are read as they are, other "
+                         f"formats need Pillow: pip install pillow. Or open the photo on "
+                         f"the page (python mnist.py --load MODEL --serve), which reads "
+                         f"JPEG") from None
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (WORK_SIZE, WORK_SIZE))
+            image = ImageOps.exif_transpose(image)
+            return np.asarray(image.convert("RGBA"))
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageError(f"{path}: not a picture Pillow can read ({error})") from None
 
 
 def answer(reading, classes):

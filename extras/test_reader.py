@@ -1,11 +1,13 @@
 """Tests of reader.py: from a picture's pixels to the digits, step by step, on glyphs
 drawn here (0s, 1s and 7s) and a network trained on them (conftest.py)."""
+import sys
+
 import numpy as np
 import pytest
 
 from extras import reader
 from extras.conftest import ALWAYS_0, glyph, rings_in_a_row
-from extras.images import ImageError
+from extras.images import ImageError, write_png
 from extras.judge import write_number
 
 
@@ -273,3 +275,33 @@ def test_a_digit_on_photographed_paper_reads_as_it_does_on_white(glyph_network):
                               glyph_network, "relu")
     assert clean["text"] == photo["text"] == "7"
     assert np.abs(clean["inputs"] - photo["inputs"]).mean() < 0.05
+
+
+def test_a_jpeg_without_pillow_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    """No Pillow (an import that fails): a JPEG gets an error that says pip install
+    pillow and the page; a PNG is read all the same."""
+    monkeypatch.setitem(sys.modules, "PIL", None)               # import PIL fails
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
+    with pytest.raises(ImageError, match="a JPEG file.*pip install pillow.*--serve"):
+        reader.read_photo(str(photo))
+    drawing = tmp_path / "drawing.png"
+    drawing.write_bytes(write_png(rings_in_a_row(2)))
+    assert reader.read_photo(str(drawing)).shape[:2] == rings_in_a_row(2).shape
+
+
+def test_a_jpeg_is_read_through_pillow_upright(tmp_path):
+    """With Pillow installed: a JPEG of three rings, stored on its side with the camera's
+    note to turn it (EXIF orientation 6), is read upright; damage gets an ImageError."""
+    Image = pytest.importorskip("PIL.Image")
+    page = rings_in_a_row(3)
+    exif = Image.Exif()
+    exif[0x0112] = 6                                          # rotate 90 degrees to view
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.rot90(page)).save(path, quality=95, exif=exif)
+    pixels = reader.read_photo(str(path))
+    assert pixels.shape[:2] == page.shape
+    assert np.abs(pixels[:, :, 0].astype(int) - page).mean() < 4
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ImageError, match="photo.jpg"):
+        reader.read_photo(str(path))
