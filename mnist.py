@@ -69,10 +69,11 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     init = "he" if args.activation in ("relu", "leaky_relu") else "glorot"
     params = nn.init_params(sizes, rng=rng, init=init)
-    if args.find_lr:
-        return run_find_lr(params, X_train, train_labels, args)
-    if args.doctor:
-        return run_doctor(params, X_train, train_labels, args)
+    if args.find_lr or args.doctor:                    # the doctor's modes: extras/doctor.py
+        from extras import doctor
+        run_mode = doctor.find_lr if args.find_lr else doctor.check
+        return run_mode(params, X_train, train_labels, vars(args),
+                        say=lambda remedy: as_flags(remedy, args))
     print(f"{args.dataset}: {len(X_train):,} training, {args.val_size:,} validation, "
           f"{len(data['test_labels']):,} test images; network {'-'.join(map(str, sizes))}, "
           f"{args.activation}, {args.optimizer} lr {args.lr:g}, augment {args.augment}"
@@ -214,13 +215,16 @@ def make_augment(args, flips):
     flips (Fashion-MNIST) also mirrors half of the images left to right."""
     if args.augment == "none" and not flips:
         return None
+    if args.augment in ("affine", "elastic"):
+        from extras import distort                    # turns, shears, bends: extras/distort.py
 
     def augment(X_batch, rng):
         images = X_batch.reshape(-1, 28, 28)
         if args.augment == "affine":
-            images = affine_images(images, rng, args.shift, args.rotate, args.scale, args.shear)
+            images = distort.affine_images(images, rng, args.shift, args.rotate, args.scale,
+                                           args.shear)
         elif args.augment == "elastic":
-            images = elastic_images(images, rng, args.alpha, args.sigma)
+            images = distort.elastic_images(images, rng, args.alpha, args.sigma)
         if args.augment in ("shift", "elastic") and args.shift > 0:
             images = shift_images(images, rng, args.shift)
         if flips:
@@ -243,62 +247,6 @@ def shift_images(images, rng, max_shift):
             shifted[chosen, max(y, 0):height + min(y, 0), max(x, 0):width + min(x, 0)] = \
                 images[chosen, max(-y, 0):height + min(-y, 0), max(-x, 0):width + min(-x, 0)]
     return shifted
-
-
-def affine_images(images, rng, max_shift, rotate, scale, shear):
-    """Each image turned by up to `rotate` degrees, scaled by 1 +- `scale`, sheared by up
-    to `shear` and moved by up to max_shift pixels, all at random: pixel p reads the
-    source at M (p - centre) + centre - move, M = rotation @ shear / zoom (never mirrored)."""
-    n, height, width = images.shape
-    angle, zoom = np.radians(rng.uniform(-rotate, rotate, n)), rng.uniform(1 - scale, 1 + scale, n)
-    slant, move = rng.uniform(-shear, shear, n), rng.uniform(-max_shift, max_shift, (2, n))
-    cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
-    # rotation [[cos, -sin], [sin, cos]] @ shear [[1, slant], [0, 1]], one per image
-    m = np.array([[cos, cos * slant - sin], [sin, sin * slant + cos]], dtype=np.float32)
-    m = m[:, :, :, None, None]                                          # (2, 2, N, 1, 1)
-    y = np.arange(height, dtype=np.float32)[:, None] - (height - 1) / 2   # (28, 1)
-    x = np.arange(width, dtype=np.float32)[None, :] - (width - 1) / 2     # (1, 28)
-    rows = m[0, 0] * y + m[0, 1] * x + ((height - 1) / 2 - move[0, :, None, None])
-    cols = m[1, 0] * y + m[1, 1] * x + ((width - 1) / 2 - move[1, :, None, None])
-    return resample(images, rows, cols)
-
-
-def elastic_images(images, rng, alpha, sigma):
-    """Simard's elastic distortion: every pixel moves by a random field, uniform in [-1, 1],
-    smoothed by a Gaussian of width sigma and scaled by alpha, so strokes bend as a hand's
-    would. The blur is separable: one (28, 28) matrix product along rows, one along columns."""
-    n, height, width = images.shape
-    offsets = np.arange(height, dtype=np.float32)
-    blur = np.exp(-(offsets[:, None] - offsets[None, :]) ** 2 / (2 * sigma ** 2))
-    blur /= blur.sum(axis=1, keepdims=True)                  # (28, 28), each row sums to 1
-    field = rng.random((2 * n * height, width), dtype=np.float32) * 2 - 1
-    field = (field @ blur.T).reshape(2 * n, height, width)            # along each row
-    field = blur @ field.transpose(1, 0, 2).reshape(height, -1)       # along each column
-    field = alpha * field.reshape(height, 2, n, width).transpose(1, 2, 0, 3)  # (2, N, 28, 28)
-    return resample(images, offsets[:, None] + field[0], offsets[None, :] + field[1])
-
-
-def resample(images, rows, cols):
-    """Bilinear resampling: out[n, i, j] = images[n] read at the fractional position
-    (rows[n, i, j], cols[n, i, j]), mixing its four nearest pixels by their distance;
-    black outside the frame. All (N, 28, 28) float32, in place where it can be."""
-    n, height, width = images.shape
-    padded = np.zeros((n, height + 4, width + 4), dtype=images.dtype)   # a black border
-    padded[:, 2:-2, 2:-2] = images
-    rows = np.clip(rows + 2, 0, height + 2.999, dtype=np.float32)      # into the border
-    cols = np.clip(cols + 2, 0, width + 2.999, dtype=np.float32)
-    top, left = np.floor(rows), np.floor(cols)
-    rows -= top                                                        # how far down, 0..1
-    cols -= left                                                       # how far right, 0..1
-    index = top.astype(np.intp) * (width + 4) + left.astype(np.intp)   # of the top-left
-    index += (np.arange(n) * padded[0].size)[:, None, None]             # in the flat batch
-    flat = padded.reshape(-1)
-    above = flat[index]                                                # top-left pixel
-    above += cols * (flat[index + 1] - above)                          # mixed with top-right
-    below = flat[index + width + 4]
-    below += cols * (flat[index + width + 5] - below)
-    above += rows * (below - above)
-    return above
 
 
 # ---------------------------------------------------------------- what the terminal shows
@@ -473,16 +421,17 @@ def without_training(args):
             (dataset != "mnist" and (args.serve or args.number_test)):
         raise ValueError(f"{args.load} reads {dataset} with sizes {info['sizes']}: not "
                         f"{args.dataset or 'mnist'} digits")
-    from extras import judge, page, report
-    reader = judge.saved_judge(info, args.load)         # the reader's judge, or None
+    from extras import judge, page, reader, report
+    saved_judge = judge.saved_judge(info, args.load)     # the reader's judge, or None
     if args.predict:
-        return predict_files(args, params, activation, classes, reader, dataset != "mnist")
+        return reader.predict_files(args.predict, params, activation, classes, saved_judge,
+                                    dataset != "mnist", args.show and side_by_side)
     if args.serve:
-        return page.serve(params, activation, args.port, reader)
+        return page.serve(params, activation, args.port, saved_judge)
     data = load_dataset(dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
     if args.number_test:
         return judge.number_test(params, activation, data["test_images"], data["test_labels"],
-                                 args.number_test, args.seed, reader)
+                                 args.number_test, args.seed, saved_judge)
     print(f"loaded {args.load}: sizes {info['sizes']}, activation {activation}")
     labels = data["test_labels"].astype(np.int64)
     probs = nn.softmax(nn.outputs(params, as_inputs(data["test_images"]), activation))
@@ -496,63 +445,6 @@ def without_training(args):
                             probs, labels, data["test_images"], classes,
                             say=lambda remedy: as_flags(remedy, args))
         log(f"wrote the report to {args.report}")
-    return 0
-
-
-def predict_files(args, params, activation, classes, judge, one_item):
-    """--predict: a line per picture saying what was read, then (unless --show 0) the
-    inputs the network was given; a picture that cannot be read gets an error line."""
-    from extras import reader
-    failed = 0
-    for path in args.predict:
-        try:
-            reading = reader.read_file(path, params, activation, judge, one_item)
-        except ValueError as error:                     # reader.ImageError, and the like
-            print(f"mnist.py: error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{path}: {reader.answer(reading, classes)}")
-        if args.show:
-            print(side_by_side(reading["inputs"], "  "))
-    return 1 if failed else 0
-
-
-def run_doctor(params, X, labels, args):
-    """--doctor: the checks of nn.sanity_check, one line each; exit status 1 if one failed."""
-    print("the doctor's checks before training:")
-    results = nn.sanity_check(params, X, labels, activation=args.activation,
-                              rng=np.random.default_rng(args.seed))
-    for result in results:
-        print(f"  {'passed' if result['passed'] else 'FAILED'}  {result['check']:13s} "
-              f"{result['seen']}")
-        if not result["passed"]:
-            print(f"      likely cause: {result['cause']}." + (
-                "\n      try: " + "; or ".join(as_flags(remedy, args) for remedy in
-                                                result["remedies"]) + "." if result["remedies"] else ""))
-    if all(result["passed"] for result in results):
-        return 0
-    print("  a failed check means training would not tell you much: fix it first.")
-    return 1
-
-
-def run_find_lr(params, X, labels, args):
-    """--find-lr: the learning-rate range test, the losses it saw, and its suggestion."""
-    found = nn.find_lr(params, X, labels, activation=args.activation, optimizer=args.optimizer,
-                       momentum=args.momentum, batch_size=args.batch_size,
-                       rng=np.random.default_rng(args.seed))
-    lrs, losses = np.array(found["lrs"]), np.array(found["losses"])
-    print(f"learning-rate range test ({args.optimizer}, batch {args.batch_size}): the smoothed "
-          f"training loss as the rate grew, a bar per step")
-    for k in range(0, len(lrs), max(1, len(lrs) // 25)):
-        bar = "#" * int(1 + 50 * (losses[k] - losses.min()) / max(np.ptp(losses), 1e-12))
-        print(f"  lr {lrs[k]:8.1e}  loss {losses[k]:7.4f}  {bar}")
-    if found["suggestion"] is None:
-        print(f"no rate to suggest: the loss never fell by a tenth from "
-              f"{losses[0]:.3g}, so the curve has no minimum; whatever stops this network "
-              f"learning is not its rate: see --doctor")
-        return 1
-    print(f"suggested: --lr {found['suggestion']:.2g} (1/{nn.FIND_LR_MARGIN[args.optimizer]} "
-          f"of the rate where the loss was lowest; a starting point, not a promise)")
     return 0
 
 

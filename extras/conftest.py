@@ -26,6 +26,13 @@ def glyph(digit, rng):
     return np.round(255 * np.clip(width - distance, 0, 1)).astype(np.uint8)
 
 
+def centred_digit():
+    """A made-up digit: a thick ring (a zero) in the middle of a 28 x 28 frame."""
+    y, x = np.mgrid[0:28, 0:28]
+    radius = np.hypot(y - 13.5, x - 13.5)
+    return np.clip(3 - np.abs(radius - 7), 0, 1).astype(np.float32)
+
+
 def rings_in_a_row(count, overlap=4):
     """A page (uint8, dark ink on white) with count rings in a row, each overlapping the
     last by overlap pixels."""

@@ -17,6 +17,7 @@ judge.py); each digit prepared as MNIST's were.
 """
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -50,6 +51,24 @@ def read_file(path, params, activation, judge=None, one_item=False):
     doubt = probs.max(axis=1) < DOUBTFUL
     return {"text": str(probs.argmax()), "digits": probs.argmax(axis=1), "probs": probs,
             "doubt": doubt, "marked": str(probs.argmax()) + "?" * bool(doubt[0]), "inputs": inputs}
+
+
+def predict_files(paths, params, activation, classes, judge=None, one_item=False, draw=None):
+    """--predict: a line per picture saying what was read (answer()), then, given draw
+    (a function drawing 28 x 28 inputs as text), the inputs the network was given; a
+    picture that cannot be read gets an error line on stderr. Returns the exit status."""
+    failed = 0
+    for path in paths:
+        try:
+            reading = read_file(path, params, activation, judge, one_item)
+        except ValueError as error:                      # ImageError, and the like
+            print(f"mnist.py: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: {answer(reading, classes)}")
+        if draw:
+            print(draw(reading["inputs"], "  "))
+    return 1 if failed else 0
 
 
 def read_photo(path):
