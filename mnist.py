@@ -5,10 +5,9 @@
     python mnist.py --doctor         # check the setup (--find-lr: find a learning rate)
     python mnist.py --save model.npz # then: --load model.npz --predict my_number.png
 
-The story of a run is main(), just below, and its helpers follow in the order it calls
-them; the plumbing (the command line, fetching the files) is an appendix at the end. The
-network itself is nn.py's. What is built on a trained network (reading your numbers, the
-pages, the run log) lives in extras/, and this file hands those modes to it.
+The story of a run is main(), just below, its helpers after it in the order it calls
+them, the command line last. The network is nn.py's. What is built on a trained network
+(reading your numbers, the pages, the run log) lives in extras/, handed each mode.
 """
 import argparse
 import io
@@ -20,7 +19,6 @@ import shlex
 import signal
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +76,8 @@ def main(argv=None):
           f"{len(data['test_labels']):,} test images; network {'-'.join(map(str, sizes))}, "
           f"{args.activation}, {args.optimizer} lr {args.lr:g}, augment {args.augment}"
           f"{' + mirror' if spec['flips'] else ''}, seed {args.seed}")
-    busy_machine_hint()
+    from extras.bench import busy_machine_hint         # advice on a machine busy elsewhere
+    busy_machine_hint(log)
 
     augment = make_augment(args, spec["flips"])
     should_stop = install_interrupt_handler()
@@ -98,20 +97,15 @@ def main(argv=None):
     if args.save:
         save_network(args, params, history, test_accuracy, should_stop, X_train, rng)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    print_doctor(history, sizes, args)
+    from extras import doctor                 # the doctor's view of the run, on the terminal
+    doctor.print_findings(history, sizes, say=lambda remedy: as_flags(remedy, args))
     print_report(probs, test_labels, data["test_images"], spec["classes"], args.show)
     print(f"\ntotal time {time.perf_counter() - started:.1f} s")
     if args.report:
-        from extras import report
-        facts = report.run_facts(vars(args), sizes, args.activation, len(X_train), len(probs),
-                                 history, should_stop(), test_accuracy)
         samples = None if augment is None else augment(np.repeat(X_train[:1], 8, axis=0),
                                                        np.random.default_rng(args.seed + 1))
-        samples = None if samples is None else samples.reshape(-1, 28, 28)
-        report.write_report(args.report, f"nn.py on {args.dataset}", facts, history, params,
-                            probs, test_labels, data["test_images"], spec["classes"], samples,
-                            say=lambda remedy: as_flags(remedy, args))
-        log(f"wrote the report to {args.report}")
+        write_report(args, f"nn.py on {args.dataset}", [], vars(args), sizes, len(X_train),
+                     history, should_stop(), params, probs, data, samples)
     record_run(args, argv, history, test_accuracy, started)
     return 0
 
@@ -124,8 +118,6 @@ def training_settings(args):
 
 
 # ---------------------------------------------------------------- data
-# load_dataset() fetches the four files of a dataset (from the cache in --data-dir, or a
-# mirror: see the appendix), each checked by the SHA-256 of its decompressed bytes.
 
 FILES = {"train-images-idx3-ubyte": 47_040_016, "train-labels-idx1-ubyte": 60_008,
          "t10k-images-idx3-ubyte": 7_840_016, "t10k-labels-idx1-ubyte": 10_008}  # bytes
@@ -135,31 +127,14 @@ def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, splits=("tra
     """{"train_images": uint8 (N, 28, 28), "train_labels": (N,), "test_images", ...}: each
     file from the cache in data_dir/dataset or a mirror, checked by its SHA-256 (the
     fetching itself, with its deadlines and fallbacks, is extras/fetch.py's)."""
-    from extras.fetch import NO_NAME, FetchError, fetch
+    from extras.fetch import fetch_all
     spec, folder = DATASETS[dataset], Path(data_dir) / dataset   # MNIST and Fashion share
     mirrors = [url.rstrip("/") + "/" for url in extra_mirrors] + spec["mirrors"]  # names
     prefixes = {"train": "train", "test": "t10k"}
-    names = [f"{prefixes[split]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
-             for split in splits for kind in ("images", "labels")]
-    arrays, failures = {}, {}
-    for name in names:
-        try:
-            arrays[name] = read_idx(fetch(name, folder, mirrors, spec["sha256"][name],
-                                          FILES[name], timeout, failures=failures), name)
-        except FetchError:
-            pass
-    missing = [name for name in names if name not in arrays]
-    if missing:
-        reasons = [f"  {mirror}: {reason}" for mirror, (reason, _) in list(failures.items())[:4]]
-        if reasons and all(reason == NO_NAME for reason, _ in failures.values()):
-            reasons = ["  no network: the mirrors' host names did not resolve"]
-        raise FetchError("\n".join([f"could not get {len(missing)} of the {len(names)} files: "
-                                   f"{', '.join(missing)}", *reasons, "To fix: pass --mirror "
-                                   "with a folder (or file:/// or http:// URL) that holds the "
-                                   ".gz files, or", f"put the files (or their .gz) into "
-                                   f"{folder}/ yourself."]))
-    return {f"{split}_{kind}": arrays[f"{prefixes[split]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"]
-            for split in splits for kind in ("images", "labels")}
+    names = {f"{split}_{kind}": f"{prefixes[split]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
+             for split in splits for kind in ("images", "labels")}
+    files = fetch_all(list(names.values()), folder, mirrors, spec["sha256"], FILES, timeout)
+    return {key: read_idx(files[name], name) for key, name in names.items()}
 
 
 def read_idx(data, name):
@@ -281,12 +256,8 @@ def save_network(args, params, history, test_accuracy, should_stop, X_train, rng
     curves of --load --report); for MNIST also the reader's judge (extras/judge.py)."""
     judge = None
     if args.dataset == "mnist" and not should_stop():     # Ctrl-C in training: skip it
-        from extras.judge import JUDGE_NUMBERS, train_judge
-        log("training the reader's judge, which tells one whole digit from a piece or a "
-            "pair (Ctrl-C skips it)")
-        judge = train_judge(X_train.reshape(-1, 28, 28), rng, JUDGE_NUMBERS, log, should_stop)
-        if judge is None:
-            log("skipped the judge: the network is saved without it, and reads numbers less well")
+        from extras.judge import judge_for_saving
+        judge = judge_for_saving(X_train.reshape(-1, 28, 28), rng, log, should_stop)
     val_accuracy = history[-1]["val_accuracy"] if history else None
     settings = {key: value for key, value in training_settings(args).items()
                 if key != "activation" and value is not None}
@@ -298,33 +269,6 @@ def save_network(args, params, history, test_accuracy, should_stop, X_train, rng
             history=json.dumps(history), **settings,
             **{f"judge_{key}": value for key, value in (judge or {}).items()})
     log(f"saved the network to {args.save}")
-
-
-def print_doctor(history, sizes, args):
-    """The training doctor's view: each layer's health in the last epoch, then what
-    nn.diagnose() finds, its remedies said as this program's flags."""
-    if not history:
-        return
-    last = history[-1]
-    print(f"\nwhat the doctor sees (epoch {last['epoch']}; update/weight also for epoch 1, "
-          f"where it is judged):\nlayer  shape       weight rms  grad rms  update/weight "
-          f"(epoch 1)  dead or saturated")
-    for layer, start in zip(last["layers"], history[0]["layers"]):
-        i, share = layer["layer"], layer["dead"] if layer["dead"] is not None else layer["saturated"]
-        if share is not None:
-            share = f"{100 * share:5.1f}% {'dead' if layer['dead'] is not None else 'saturated'}"
-        else:                                    # leaky_relu units neither die nor saturate
-            share = "(output layer)" if i == len(last["layers"]) else "     -"
-        print(f"{i:5d}  {f'{sizes[i - 1]}x{sizes[i]}':10s}  {layer['weight_rms']:10.4f}  "
-              f"{layer['grad_rms']:8.1e}  {layer['update_ratio']:8.1e} "
-              f"({start['update_ratio']:7.1e})       {share}")
-    findings = nn.diagnose(history)
-    for found in findings:
-        remedies = "; or ".join(as_flags(remedy, args) for remedy in found["remedies"])
-        print(f"- {found['check']}: {found['seen']}.\n    likely cause: {found['cause']}."
-              f"\n    try: {remedies}.")
-    if not findings:
-        print("nothing looks wrong by the doctor's rules of thumb.")
 
 
 def as_flags(remedy, args):
@@ -397,11 +341,8 @@ def record_run(args, argv, history, test_accuracy, started, failure=None):
     if args.runs:
         from extras import runs
         command = shlex.join(["python", "mnist.py", *(sys.argv[1:] if argv is None else argv)])
-        try:
-            runs.record(args.runs, command, vars(args), history, test_accuracy,
-                        time.perf_counter() - started, failure)
-        except OSError as error:          # a side file: worth a warning, never the run
-            log(f"warning: could not record the run in {args.runs} ({error})")
+        runs.record(args.runs, command, vars(args), history, test_accuracy,
+                    time.perf_counter() - started, failure)
 
 
 # ---------------------------------------------------------------- without training
@@ -421,7 +362,7 @@ def without_training(args):
             (dataset != "mnist" and (args.serve or args.number_test)):
         raise ValueError(f"{args.load} reads {dataset} with sizes {info['sizes']}: not "
                         f"{args.dataset or 'mnist'} digits")
-    from extras import judge, page, reader, report
+    from extras import judge, page, reader
     saved_judge = judge.saved_judge(info, args.load)     # the reader's judge, or None
     if args.predict:
         return reader.predict_files(args.predict, params, activation, classes, saved_judge,
@@ -433,27 +374,31 @@ def without_training(args):
         return judge.number_test(params, activation, data["test_images"], data["test_labels"],
                                  args.number_test, args.seed, saved_judge)
     print(f"loaded {args.load}: sizes {info['sizes']}, activation {activation}")
-    labels = data["test_labels"].astype(np.int64)
     probs = nn.softmax(nn.outputs(params, as_inputs(data["test_images"]), activation))
-    print_report(probs, labels, data["test_images"], classes, args.show)
+    print_report(probs, data["test_labels"], data["test_images"], classes, args.show)
     if args.report:
-        history = json.loads(info["history"])
-        facts = [("model", args.load)] + report.run_facts(
-            info, info["sizes"], activation, 60_000 - info["val_size"], len(labels), history,
-            info["stopped_early"], nn.accuracy(labels, probs.argmax(axis=1)))
-        report.write_report(args.report, f"{args.load} on {dataset}", facts, history, params,
-                            probs, labels, data["test_images"], classes,
-                            say=lambda remedy: as_flags(remedy, args))
-        log(f"wrote the report to {args.report}")
+        write_report(args, f"{args.load} on {dataset}", [("model", args.load)], info,
+                     info["sizes"], 60_000 - info["val_size"], json.loads(info["history"]),
+                     info["stopped_early"], params, probs, data)
     return 0
 
 
-# ================================================================ appendix: plumbing
-# What follows makes the story above work, and can wait: the command line, and fetching
-# the dataset's files.
+def write_report(args, title, facts, settings, sizes, n_train, history, stopped, params,
+                 probs, data, samples=None):
+    """--report: the page of a run (extras/report.py), its remedies said as flags."""
+    from extras import report
+    labels, classes = data["test_labels"], DATASETS[settings["dataset"]]["classes"]
+    facts += report.run_facts(settings, sizes, settings["activation"], n_train, len(labels),
+                              history, stopped, nn.accuracy(labels, probs.argmax(axis=1)))
+    report.write_report(args.report, title, facts, history, params, probs, labels,
+                        data["test_images"], classes,
+                        None if samples is None else samples.reshape(-1, 28, 28),
+                        say=lambda remedy: as_flags(remedy, args))
+    log(f"wrote the report to {args.report}")
 
 
-# ---------------------------------------------------------------- command line
+# ================================================================ appendix: the command line
+# What follows makes the story above work, and can wait.
 
 def log(message):
     """Progress and warnings go to stderr, so that stdout holds only the results."""
@@ -529,18 +474,16 @@ def parse_args(argv=None):
     add("--augment", choices=["none", "shift", "affine", "elastic"],
         help=f"shift moves by whole pixels; affine also turns, scales, shears; elastic bends "
              f"the strokes, then shifts; fashion is mirrored too ({defaults('augment')})")
-    add("--shift", type=bounded(int, minimum=0, maximum=8), default=2, metavar="PIXELS",
-        help="largest move (default: 2)")
-    add("--rotate", type=bounded(float, minimum=0, maximum=90), default=12.0, metavar="DEGREES",
-        help="affine's largest turn (default: 12)")
-    add("--scale", type=bounded(float, minimum=0, maximum=0.5), default=0.1,
-        help="affine's largest change of size (default: 0.1)")
-    add("--shear", type=bounded(float, minimum=0, maximum=1), default=0.15,
-        help="affine's largest shear (default: 0.15)")
-    add("--alpha", type=bounded(float, minimum=0, maximum=100), default=34.0,
-        help="elastic's strength in pixels (default: 34)")
-    add("--sigma", type=bounded(float, above=0, maximum=28), default=6.0,
-        help="elastic's smoothness in pixels (default: 6)")
+    for flag, kind, limit, default, words in (
+            ("shift", int, 8, 2, "largest move in pixels"),
+            ("rotate", float, 90, 12.0, "affine's largest turn in degrees"),
+            ("scale", float, 0.5, 0.1, "affine's largest change of size"),
+            ("shear", float, 1, 0.15, "affine's largest shear"),
+            ("alpha", float, 100, 34.0, "elastic's strength in pixels"),
+            ("sigma", float, 28, 6.0, "elastic's smoothness in pixels, above 0")):
+        low = {"above": 0} if flag == "sigma" else {"minimum": 0}   # sigma divides
+        add(f"--{flag}", type=bounded(kind, maximum=limit, **low), default=default,
+            help=f"{words} (default: {default:g})")
     add = parser.add_argument_group("the training doctor").add_argument
     add("--doctor", action="store_true", help="check the setup and exit; status 1 if a check "
         "failed (default: off)")
@@ -548,7 +491,7 @@ def parse_args(argv=None):
         "(default: off)")
     add = parser.add_argument_group("saving, reporting, reading").add_argument
     add("--save", metavar="PATH", help="save the network to an .npz file; MNIST's also gets "
-        "the reader's judge, trained in about a minute (default: not saved)")
+        "the reader's judge, trained after it, its progress shown (default: not saved)")
     add("--load", metavar="PATH", help="use a network saved with --save instead of training "
         "one (default: train)")
     add("--show", type=bounded(int, minimum=0), default=6, metavar="N", help="mistakes to "
@@ -559,7 +502,7 @@ def parse_args(argv=None):
     add("--compare", nargs="*", type=bounded(int, minimum=1), metavar="RUN", help="the logged "
         "runs (or those numbered) side by side; with --report, their curves (default: off)")
     add("--predict", nargs="+", metavar="IMAGE", help="with --load: read the number in each "
-        "picture, PNG, PGM or PPM (default: none)")
+        "picture: PNG, PGM or PPM, and JPEG with Pillow installed (default: none)")
     add("--serve", action="store_true", help="with --load: a page on this computer to write "
         "on (default: off)")
     add("--number-test", type=bounded(int, minimum=1), metavar="N", help="with --load: read "
@@ -622,18 +565,12 @@ def hidden_sizes(text):
 
 
 def mirror_url(text):
-    """--mirror: an http(s):// URL, an absolute file:/// URL, or a folder's path."""
-    parts = urllib.parse.urlsplit(text)
-    if parts.scheme in ("http", "https") and "@" in parts.netloc:
-        raise argparse.ArgumentTypeError("a mirror URL with a user name or password is not "
-                                         "supported (nor printed); download the files yourself")
-    if (parts.scheme in ("http", "https") and parts.hostname) or \
-            (parts.scheme == "file" and parts.netloc in ("", "localhost")):
-        return text
-    if not parts.scheme and text and os.path.isdir(text):
-        return Path(text).resolve().as_uri() + "/"
-    raise argparse.ArgumentTypeError(f"must be an http(s):// URL, a file:///absolute/path URL "
-                                     f"(three slashes) or an existing folder; got {text!r}")
+    """--mirror: a URL or a folder's path, as extras/fetch.py's mirror_url checks it."""
+    from extras import fetch
+    try:
+        return fetch.mirror_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def install_interrupt_handler():
@@ -657,19 +594,6 @@ def check_writable(flag, path):
         raise ValueError(f"{flag} {path}: " + ("that is a folder; name a file in it" if
                          path.is_dir() else f"cannot write in the folder {path.parent}, or "
                          f"it does not exist"))
-
-
-def busy_machine_hint():
-    """Advice when other programs keep a core busy: OpenBLAS splits every matrix product
-    over all cores and waits for the slowest, so with one of two busy an epoch can take
-    twice as long as with OPENBLAS_NUM_THREADS=1 (which must be set before NumPy starts)."""
-    if "OPENBLAS_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
-        return
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if cores > 1 and load >= 0.8:
-        log(f"note: other programs are keeping this machine busy (load {load:.1f} on {cores} "
-            f"cores); if epochs are slow, OPENBLAS_NUM_THREADS=1 python mnist.py ... can "
-            f"be twice as fast")
 
 
 if __name__ == "__main__":

@@ -1667,18 +1667,6 @@ def test_the_augment_hook_sees_training_batches_only_and_repeats_with_the_seed()
 
 # ---------------------------------------------------------------- mnist.py: what the terminal shows, and the modes
 
-def test_the_doctors_table_names_only_the_last_layer_the_output_layer(capsys):
-    """With leaky_relu (no dead or saturated share to show) a hidden layer is shown as -,
-    and only the last layer as the output layer."""
-    layer = {"weight_rms": 0.1, "grad_rms": 1e-3, "update_ratio": 1e-3, "dead": None,
-             "saturated": None}
-    history = [{"epoch": 1, "layers": [dict(layer, layer=i) for i in (1, 2, 3)],
-                "loss": 1.0, "val_accuracy": None, "train_accuracy": 0.5}]
-    mnist.print_doctor(history, [4, 5, 5, 3], mnist.parse_args([]))
-    rows = capsys.readouterr().out.splitlines()[3:6]
-    assert [row.endswith("(output layer)") for row in rows] == [False, False, True]
-
-
 def test_doctor_checks_the_setup_and_exits_without_training(tiny_run, monkeypatch):
     """--doctor, like --find-lr, answers its question and stops: four checks, no epochs. A
     check that fails says its likely cause and what to try, in flags; a range test with
@@ -1697,19 +1685,16 @@ def test_doctor_checks_the_setup_and_exits_without_training(tiny_run, monkeypatc
     assert status == 1 and "no rate to suggest" in out and "suggested" not in out
 
 
-def test_a_run_log_that_cannot_be_written_costs_a_warning_not_the_run(tmp_path, tiny_run,
-                                                                     monkeypatch):
+def test_a_run_log_that_cannot_be_written_costs_a_warning_not_the_run(tmp_path, tiny_run):
     """The run log is a convenience: a folder that is not there, or a file that cannot be
-    written, gets a warning, and training goes on and reports."""
+    written (here a folder where the file should be), gets a warning, and training goes on
+    and reports."""
     status, out, err = tiny_run("--runs", tmp_path / "nowhere" / "runs.jsonl")
     assert status == 0 and "test accuracy" in out and "cannot write the run log" in err
-
-    def read_only(*args):
-        raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(runs, "record", read_only)
-    status, out, err = tiny_run()
+    (tmp_path / "taken.jsonl").mkdir()
+    status, out, err = tiny_run("--runs", tmp_path / "taken.jsonl")
     assert status == 0 and "test accuracy" in out
-    assert "warning: could not record the run" in err and "Permission denied" in err
+    assert "warning: could not record the run" in err and "Is a directory" in err
 
 
 def test_a_file_that_is_no_model_is_refused_in_one_line(tmp_path, capsys):
@@ -1718,23 +1703,6 @@ def test_a_file_that_is_no_model_is_refused_in_one_line(tmp_path, capsys):
     assert mnist.run(["--load", str(tmp_path / "README.md")]) == 1
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "it looks like text" in err and "pickle" not in err
-
-
-def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):
-    """The OPENBLAS_NUM_THREADS tip appears when another core is busy, and only then."""
-    logged = []
-    monkeypatch.setattr(mnist, "log", logged.append)
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 0.9))
-    mnist.busy_machine_hint()
-    assert len(logged) == 1 and "OPENBLAS_NUM_THREADS=1" in logged[0]
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
-    mnist.busy_machine_hint()
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.9, 1.9, 1.9))
-    mnist.busy_machine_hint()
-    assert len(logged) == 1
 
 
 def test_keep_best_and_patience_flags_say_what_they_did(tiny_run):

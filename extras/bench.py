@@ -171,5 +171,18 @@ def available_cpus():
     return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
 
 
+def busy_machine_hint(log=print):
+    """Advice when other programs keep a core busy: OpenBLAS splits every matrix product
+    over all cores and waits for the slowest, so with one of two busy an epoch can take
+    twice as long as with OPENBLAS_NUM_THREADS=1 (which must be set before NumPy starts)."""
+    if "OPENBLAS_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if cores > 1 and load >= 0.8:
+        log(f"note: other programs are keeping this machine busy (load {load:.1f} on {cores} "
+            f"cores); if epochs are slow, OPENBLAS_NUM_THREADS=1 python mnist.py ... can "
+            f"be twice as fast")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,7 @@
-"""The doctor's modes on the terminal: --doctor runs nn.sanity_check's checks before any
-training, --find-lr nn.find_lr's learning-rate range test. Each prints what it saw and
-exits; settings are mnist.py's flags (vars(args)), and say() words a remedy as flags.
+"""The doctor on the terminal: after a run, what it saw in training (print_findings); and
+two modes that print and exit, --doctor (nn.sanity_check's checks before any training)
+and --find-lr (nn.find_lr's learning-rate range test). settings are mnist.py's flags
+(vars(args)); say() words one of nn.py's remedies as flags.
 """
 import numpy as np
 
@@ -47,3 +48,31 @@ def find_lr(params, X, labels, settings, say=None):
     print(f"suggested: --lr {found['suggestion']:.2g} (1/{nn.FIND_LR_MARGIN[optimizer]} of "
           f"the rate where the loss was lowest; a starting point, not a promise)")
     return 0
+
+
+def print_findings(history, sizes, say):
+    """The training doctor's view after a run: each layer's health in the last epoch of
+    history (nn.train's records; sizes: the layers'), then what nn.diagnose() finds,
+    each remedy said by say()."""
+    if not history:
+        return
+    last = history[-1]
+    print(f"\nwhat the doctor sees (epoch {last['epoch']}; update/weight also for epoch 1, "
+          f"where it is judged):\nlayer  shape       weight rms  grad rms  update/weight "
+          f"(epoch 1)  dead or saturated")
+    for layer, start in zip(last["layers"], history[0]["layers"]):
+        i, share = layer["layer"], layer["dead"] if layer["dead"] is not None else layer["saturated"]
+        if share is not None:
+            share = f"{100 * share:5.1f}% {'dead' if layer['dead'] is not None else 'saturated'}"
+        else:                                    # leaky_relu units neither die nor saturate
+            share = "(output layer)" if i == len(last["layers"]) else "     -"
+        print(f"{i:5d}  {f'{sizes[i - 1]}x{sizes[i]}':10s}  {layer['weight_rms']:10.4f}  "
+              f"{layer['grad_rms']:8.1e}  {layer['update_ratio']:8.1e} "
+              f"({start['update_ratio']:7.1e})       {share}")
+    findings = nn.diagnose(history)
+    for found in findings:
+        remedies = "; or ".join(say(remedy) for remedy in found["remedies"])
+        print(f"- {found['check']}: {found['seen']}.\n    likely cause: {found['cause']}."
+              f"\n    try: {remedies}.")
+    if not findings:
+        print("nothing looks wrong by the doctor's rules of thumb.")

@@ -35,6 +35,22 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def mirror_url(text):
+    """A mirror as given (--mirror): an http(s):// URL, an absolute file:/// URL, or a
+    folder's path (made a file:/// URL); ValueError says what is wrong with anything else."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        raise ValueError("a mirror URL with a user name or password is not supported (nor "
+                         "printed); download the files yourself")
+    if (parts.scheme in ("http", "https") and parts.hostname) or \
+            (parts.scheme == "file" and parts.netloc in ("", "localhost")):
+        return text
+    if not parts.scheme and text and os.path.isdir(text):
+        return Path(text).resolve().as_uri() + "/"
+    raise ValueError(f"must be an http(s):// URL, a file:///absolute/path URL (three "
+                     f"slashes) or an existing folder; got {text!r}")
+
+
 def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, failures=None):
     """The verified, decompressed bytes of the file `name`, from the cache or a mirror.
 
@@ -83,6 +99,30 @@ def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, failures=N
             log(f"warning: could not update the cache {path} ({describe(error)}); carrying on "
                 f"with the data in memory. Point --data-dir at a folder you can write to.")
     return data
+
+
+def fetch_all(names, folder, mirrors, digests, sizes, timeout=30.0):
+    """{name: its verified bytes} for each of names, by fetch(); digests and sizes map
+    each name to its SHA-256 and size. When some cannot be had, one FetchError names
+    them, why the first mirrors failed (or that there is no network), and what to do."""
+    files, failures = {}, {}
+    for name in names:
+        try:
+            files[name] = fetch(name, folder, mirrors, digests[name], sizes[name], timeout,
+                                failures=failures)
+        except FetchError:
+            pass
+    missing = [name for name in names if name not in files]
+    if missing:
+        reasons = [f"  {mirror}: {reason}" for mirror, (reason, _) in list(failures.items())[:4]]
+        if reasons and all(reason == NO_NAME for reason, _ in failures.values()):
+            reasons = ["  no network: the mirrors' host names did not resolve"]
+        raise FetchError("\n".join([f"could not get {len(missing)} of the {len(names)} files: "
+                                   f"{', '.join(missing)}", *reasons, "To fix: pass --mirror "
+                                   "with a folder (or file:/// or http:// URL) that holds the "
+                                   ".gz files, or", f"put the files (or their .gz) into "
+                                   f"{folder}/ yourself."]))
+    return files
 
 
 def download(url, timeout, limit, log=log):

@@ -128,6 +128,18 @@ def on_paper(canvas, kind, rng):
     return np.clip(np.round(255 * rgb), 0, 255).astype(np.uint8)
 
 
+def judge_for_saving(images, rng, log=print, should_stop=lambda: False):
+    """--save's judge: train_judge on JUDGE_NUMBERS numbers of images (the training
+    digits, float (N, 28, 28) in [0, 1]), saying so and what Ctrl-C does; None if
+    skipped."""
+    log(f"training the reader's judge, which tells one whole digit from a piece or a pair: "
+        f"{JUDGE_NUMBERS:,} numbers cut up, then {JUDGE_EPOCHS} epochs (Ctrl-C skips it)")
+    judge = train_judge(images, rng, JUDGE_NUMBERS, log, should_stop)
+    if judge is None:
+        log("skipped the judge: the network is saved without it, and reads numbers less well")
+    return judge
+
+
 def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
     """The reader's judge: a small second network (784-64-2) that says whether a candidate
     (see reader.candidates) is one whole digit. The network that reads digits cannot say

@@ -29,7 +29,8 @@ def record(path, command, settings, history, test_accuracy, seconds, failure=Non
     named in SETTINGS), the history without the layer details, the test accuracy, the
     doctor's findings and the time; for a run that diverged, failure (its error) is the
     first finding. The line goes out in one write to a file opened for appending, then to
-    disk: a crash leaves the file as it was, or (at worst) a last line read() skips."""
+    disk: a crash leaves the file as it was, or (at worst) a last line read() skips. A
+    file that cannot be written costs a warning, never the run: it is a side file."""
     line = json.dumps({
         "when": time.strftime("%Y-%m-%d %H:%M:%S"), "command": command,
         "settings": {key: settings[key] for key in SETTINGS},
@@ -39,12 +40,15 @@ def record(path, command, settings, history, test_accuracy, seconds, failure=Non
         "findings": ([{"check": "diverged", "seen": failure}] if failure else []) +
                     [{"check": found["check"], "seen": found["seen"]}
                      for found in nn.diagnose(history)]})
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(descriptor, (line + "\n").encode("utf-8"))
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, (line + "\n").encode("utf-8"))
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        return log(f"warning: could not record the run in {path} ({error})")
     log(f"recorded the run in {path} (see --compare)")
 
 

@@ -1,6 +1,7 @@
 """Tests of bench.py on a small stand-in for MNIST: each side times an epoch, and the
 table comes out with or without PyTorch."""
 import gzip
+import os
 
 import numpy as np
 
@@ -25,3 +26,19 @@ def test_the_bench_times_each_side_and_says_what_it_compared(tmp_path, monkeypat
     assert "PyTorch is not installed" in out
     row = out.splitlines()[-1].split()
     assert row[0] == "small-sgd32" and row[2] == "nan" and float(row[-1]) > 1
+
+
+def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):
+    """The OPENBLAS_NUM_THREADS tip appears when another core is busy, and only then."""
+    logged = []
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 0.9))
+    bench.busy_machine_hint(logged.append)
+    assert len(logged) == 1 and "OPENBLAS_NUM_THREADS=1" in logged[0]
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    bench.busy_machine_hint(logged.append)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.9, 1.9, 1.9))
+    bench.busy_machine_hint(logged.append)
+    assert len(logged) == 1
