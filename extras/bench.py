@@ -171,17 +171,35 @@ def available_cpus():
     return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
 
 
-def busy_machine_hint(log=print):
+def busy_machine_hint(log=print, seconds=0.2):
     """Advice when other programs keep a core busy: OpenBLAS splits every matrix product
     over all cores and waits for the slowest, so with one of two busy an epoch can take
-    twice as long as with OPENBLAS_NUM_THREADS=1 (which must be set before NumPy starts)."""
-    if "OPENBLAS_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
+    twice as long as with OPENBLAS_NUM_THREADS=1 (which must be set before NumPy starts).
+    Busy is measured over `seconds` while this program waits, not read from the load
+    average, which still counts a run that ended a minute ago."""
+    if "OPENBLAS_NUM_THREADS" in os.environ or (os.cpu_count() or 1) < 2:
         return
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if cores > 1 and load >= 0.8:
-        log(f"note: other programs are keeping this machine busy (load {load:.1f} on {cores} "
-            f"cores); if epochs are slow, OPENBLAS_NUM_THREADS=1 python mnist.py ... can "
-            f"be twice as fast")
+    first = cpu_times()
+    time.sleep(seconds)
+    last = cpu_times()
+    if first is None or last is None or last[1] <= first[1]:
+        return                                     # no /proc/stat: not Linux
+    busy = (last[0] - first[0]) / (last[1] - first[1])
+    if busy >= 0.4:
+        log(f"note: other programs are keeping this machine busy ({100 * busy:.0f}% of "
+            f"its {os.cpu_count()} cores' time); if epochs are slow, OPENBLAS_NUM_THREADS=1 "
+            f"python mnist.py ... can be twice as fast")
+
+
+def cpu_times():
+    """(busy, total) time of all CPUs since boot, in ticks, from Linux's /proc/stat (its
+    first line: user nice system idle iowait irq softirq steal ...); None elsewhere."""
+    try:
+        with open("/proc/stat") as file:
+            ticks = [int(value) for value in file.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 if __name__ == "__main__":
