@@ -31,6 +31,8 @@ DOUBTFUL = 0.95        # a digit read with less confidence than this is marked w
 TOO_WIDE = 1.1         # ...unless it is this many times wider than tall
 DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
 SHAPE_PRICE = 10.0     # what an unlikely shape costs, in log-probability (see shape_cost)
+CUT_PRICE = 10.0       # what a cut through ink costs, in log-probability, times the square
+CUT_FREE = 0.3         # of the share of its rows in ink beyond this (a joint costs nothing)
 WIDEST = 3.0           # a digit is rarely this many standard deviations wider than its class
 SHORTEST = 0.75        # nor shorter than this share of the digits around it
 # log(width / height) of the ink of each class in MNIST's training set: mean and standard
@@ -193,8 +195,12 @@ def read_group(mask, ink, expected, params, activation, judge=None):
         return [(inputs[0], probs[0], mask)]
     top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected, cut=True)
     probs, one_digit = read(inputs)
+    box = mask[top:top + height, left:left + width]
+    crossed = np.array([box[np.arange(height), np.minimum(end, width - 1)].mean()
+                        for end in ends[1:-1]])              # the share of rows cut in ink
+    cut_cost = np.concatenate([[0], CUT_PRICE * np.clip(crossed - CUT_FREE, 0, None) ** 2, [0]])
     score = np.log(probs.max(axis=1)) - DIGIT_PRICE + np.log(np.maximum(one_digit, 1e-6)) \
-        - shape_cost(parts, probs.argmax(axis=1), height)
+        - shape_cost(parts, probs.argmax(axis=1), height) - cut_cost[[i for i, _ in pieces]]
     best = np.full(len(ends), -np.inf)
     best[0], came_from = 0.0, {}
     for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
@@ -337,20 +343,24 @@ def ink_strength(grey, name="image"):
     filter, over a window a sixth of the picture wide): it erases the strokes and keeps
     what is larger, such as a shadow or a brighter corner, so that neither becomes ink.
     Strokes too bold for that window (a marker in a tight crop) are measured again with
-    one three times as wide as they are. Ink takes away a share of the light that falls
-    on it, wherever it lies, so darkness is measured as that share, (paper - grey) /
-    paper: a digit in a shadow is as dark as one in the light. Light ink on dark paper is
-    turned over first. A 3 x 3 blur keeps sensor noise from counting as ink; the
-    threshold is a third of the share of light that the darkest ink in the image takes.
+    one three times as wide as they are, or as wide as the picture when the first saw no
+    ink at all. Ink takes away a share of the light that falls on it, wherever it lies,
+    so darkness is measured as that share, (paper - grey) / paper: a digit in a shadow
+    is as dark as one in the light. Light ink on dark paper is turned over first. A
+    3 x 3 blur keeps sensor noise from counting as ink; the threshold is a third of the
+    share of light that the darkest ink in the image takes.
     """
     blurred = window_filter(grey, 3, np.add) / 9
     if light_ink(blurred):
         blurred = 1 - blurred
     size = int(np.clip(min(grey.shape) // 6, 9, 151)) | 1
-    darker, threshold = ink_against_paper(blurred, size, name)
-    bold = int(3 * stroke_width(darker > threshold))
-    if bold > size:
-        darker, threshold = ink_against_paper(blurred, min(bold, 151) | 1, name)
+    try:
+        darker, threshold = ink_against_paper(blurred, size, name)
+        bold = int(3 * stroke_width(darker > threshold))
+    except ImageError:                  # strokes as wide as the window: it saw only paper
+        darker, bold = None, max(grey.shape)
+    if darker is None or bold > size:
+        return ink_against_paper(blurred, min(bold, max(grey.shape)) | 1, name)
     return darker, threshold
 
 

@@ -171,6 +171,16 @@ def test_a_cut_between_touching_digits_goes_around_their_strokes():
     assert crossed < straight and (np.abs(np.diff(path)) <= 1).all()
 
 
+def test_one_bold_stroke_is_one_digit_even_in_a_tight_crop(glyph_network, glyph_judge):
+    """A marker's 1, a solid bar, cropped tight: it is ink (not paper, though it fills
+    most of the picture), and one digit: a cut down its length, through ink in every row,
+    costs too much to be taken (it was read as 11)."""
+    for width, height, margin in ((40, 200, 10), (60, 200, 5), (30, 120, 40)):
+        page = np.full((height + 2 * margin, width + 2 * margin), 255, np.uint8)
+        page[margin:margin + height, margin:margin + width] = 20
+        assert reader.read_number(page, glyph_network, "relu", judge=glyph_judge)["text"] == "1"
+
+
 def test_a_shape_no_digit_has_costs_its_reading():
     """shape_cost: nothing for a candidate shaped as a 0 often is and as tall as its
     group; more and more for one two or three times wider than tall read as a 0 (a pair
