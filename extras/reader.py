@@ -171,14 +171,16 @@ def read_group(mask, ink, expected, params, activation, judge=None):
     """The digits in one group of pieces (mask (H, W) bool), left to right, as a list of
     (input (28, 28), probs (10,), mask).
 
-    A group the network reads with confidence (SURE) as one digit, not too wide for one,
-    is one digit when the judge agrees (or there is none), and it is as narrow as a digit
-    (1.2 times `expected`). Any other may hold several digits: the network reads every
-    candidate digit cut out of it (see candidates), and the reading kept is the chain of
-    candidates from the left edge to the right whose log-probabilities, each less
-    DIGIT_PRICE for another digit and what its shape costs (shape_cost), add up to the most
-    (dynamic programming, as in segmentation by recognition). The judge adds to each the
-    log of its probability that the candidate is one whole digit.
+    A group the network reads with confidence (SURE) as one digit, not too wide for one
+    (TOO_WIDE), is one digit when there is no judge, or when the judge agrees and its
+    shape fits the digit read (shape_cost). Any other may hold several digits: the
+    network reads every candidate digit cut out of it (see candidates), and the reading
+    kept is the chain of candidates from the left edge to the right whose scores add up
+    to the most (dynamic programming, as in segmentation by recognition). A candidate's
+    score is the log of the network's confidence, less DIGIT_PRICE for another digit, what
+    its shape costs (shape_cost) and what its left cut costs if it runs through ink for
+    most of its rows (CUT_PRICE), plus the log of the judge's probability that it is one
+    whole digit.
     """
     def read(inputs):
         """The network's probabilities (K, 10), and the judge's that each is whole (K,)."""
