@@ -22,7 +22,6 @@ Left out on purpose: convolutions, batch normalisation, automatic differentiatio
 Every derivative is written by hand and checked against finite differences (test_nn.py).
 Copy this file into your project: it needs NumPy and the standard library only.
 """
-import io
 import math
 import os
 import time
@@ -1099,7 +1098,7 @@ def save(path, params, activation, **info):
     """Save a network to an .npz file that load() alone turns back into a usable model:
     the arrays of params, the layer sizes, the activation, and each keyword of info
     (numbers, strings, or lists of them: seed=0, test_accuracy=0.98). It is read back
-    before it is written, and written atomically (see write_atomically)."""
+    before it replaces path, and written atomically (see write_atomically)."""
     check_choice("activation", activation, ACTIVATIONS)
     arrays = dict(params, sizes=np.array(layer_sizes(params)), activation=np.array(activation))
     for key, value in info.items():
@@ -1109,12 +1108,12 @@ def save(path, params, activation, **info):
             raise TypeError(f"info {key!r} must be a number, a string or a list of them "
                             f"(it is saved without pickle); got {type(value).__name__}")
         arrays["info_" + key] = np.asarray(value)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    written, _ = load(io.BytesIO(buffer.getvalue()))
-    if any(not np.array_equal(written[key], params[key]) for key in params):
-        raise OSError(f"{path}: the model did not read back as written")
-    write_atomically(path, buffer.getvalue())
+
+    def read_back(temporary):
+        written, _ = load(temporary)
+        if any(not np.array_equal(written[key], params[key]) for key in params):
+            raise OSError(f"{path}: the model did not read back as written")
+    write_atomically(path, lambda file: np.savez(file, **arrays), read_back)
 
 
 def load(path):
@@ -1188,16 +1187,19 @@ def read_array(data, key, path, max_bytes):
     return data[key]
 
 
-def write_atomically(path, data):
-    """Write the bytes data to path so that readers see the old file or the new one, never
-    half of one: into a new temporary file of a unique name beside it (opened exclusively,
-    so that nothing planted there is followed), then renamed over path."""
+def write_atomically(path, write, check=None):
+    """Make the file at path with write(file), so that readers see the old file or the
+    new one, never half of one: write fills a new temporary file of a unique name beside
+    path (opened exclusively, so that nothing planted there is followed); check(its path),
+    if given, reads it back and raises to keep the old file; then it is renamed over path."""
     path = os.fspath(path)
     temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.partial"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
+            write(file)
+        if check is not None:
+            check(temporary)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -1191,9 +1191,10 @@ def test_settings_that_would_do_nothing_or_crash_are_refused(small):
 
 # ---------------------------------------------------------------- saving
 
-def test_save_and_load_give_identical_predictions(tmp_path):
+def test_save_and_load_give_identical_predictions(tmp_path, monkeypatch):
     """A saved model carries its sizes, activation and info: load() alone rebuilds it exactly,
-    and nothing but model.npz is left behind."""
+    and nothing but model.npz is left behind; a file that does not read back as written
+    never replaces it."""
     X, labels = spiral()
     params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
     nn.train(params, X, labels, epochs=2, activation="tanh")
@@ -1208,6 +1209,12 @@ def test_save_and_load_give_identical_predictions(tmp_path):
                                   nn.predict(params, X, "tanh"))
     with np.load(path, allow_pickle=False) as data:
         assert "W1" in data.files
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="did not read back"):
+        patch.setattr(nn, "load", lambda file: ({key: value + 1 for key, value in
+                                                 params.items()}, {}))   # a bad write
+        nn.save(path, params, "tanh")
+    assert np.array_equal(nn.load(path)[0]["W1"], params["W1"])   # the old model stays
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
 
 

@@ -92,7 +92,7 @@ def fetch(name, folder, mirrors, sha256, size, timeout=30.0, log=log, failures=N
         try:
             if path.name == name:
                 folder.mkdir(parents=True, exist_ok=True)
-                nn.write_atomically(path, data)
+                nn.write_atomically(path, lambda file: file.write(data))
             else:
                 path.unlink()
         except OSError as error:

@@ -125,7 +125,7 @@ def write_page(path, title, body):
             "font-size:11px;word-break:break-all}"
             ".runs th:last-child{text-align:left}"
             "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-    nn.write_atomically(path, page.encode("utf-8"))
+    nn.write_atomically(path, lambda file: file.write(page.encode("utf-8")))
 
 
 def svg_chart(series, title, x_label, y_label, log_y=False, y_range=None, width=460,

@@ -164,14 +164,16 @@ def test_files_a_user_put_in_the_cache_are_used(tmp_path, labels_file, compress)
 
 
 class PacedHandler(http.server.BaseHTTPRequestHandler):
-    """Sends `body` (with its Content-Length) `piece` bytes at a time, one piece every
-    0.2 s: a trickle or a slow, steady mirror."""
-    body, piece = b"", 1
+    """Sends `body` (after a status line and its Content-Length, unless `bare`) `piece`
+    bytes at a time, one piece every 0.2 s: a trickle or a slow, steady mirror; bare, a
+    body that is itself a status line and header, a mirror whose header never ends."""
+    body, piece, bare = b"", 1, False
 
     def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
+        if not self.bare:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.body)))
+            self.end_headers()
         try:
             for start in range(0, len(self.body), self.piece):
                 self.wfile.write(self.body[start:start + self.piece])
@@ -252,7 +254,7 @@ def test_cache_problems_cost_a_warning_not_the_run(tmp_path, labels_file, monkey
     assert fetch.fetch(name, cache, [mirror], digest, size, log=logged.append) == raw
     assert any("could not update the cache" in line and "--data-dir" in line for line in logged)
 
-    def read_only(path, data):
+    def read_only(path, write):
         raise PermissionError(13, "Permission denied", str(path))
     monkeypatch.setattr(nn, "write_atomically", read_only)
     logged.clear()
@@ -298,28 +300,16 @@ def test_temporary_files_left_by_a_killed_run_are_removed(tmp_path, labels_file)
     assert not old.exists() and young.exists()   # young may belong to a run still going
 
 
-class TricklingHeaderHandler(http.server.BaseHTTPRequestHandler):
-    """Sends its status line and header a byte every 0.2 s: they never end in time."""
-
-    def do_GET(self):
-        try:
-            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\n" * 20:
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-                time.sleep(0.2)
-        except OSError:
-            pass  # the client gave up on us, as it should
-
-    def log_message(self, *args):
-        pass
-
-
-def test_a_mirror_that_trickles_its_header_is_left_within_the_timeout(tmp_path, labels_file):
+def test_a_mirror_that_trickles_its_header_is_left_within_the_timeout(tmp_path, labels_file,
+                                                                     monkeypatch):
     """A byte of header every 0.2 s keeps every socket read alive; the speed floor holds
     for the whole response, so the mirror is left after about the timeout, for the next."""
     name, raw, digest, size = labels_file
+    monkeypatch.setattr(PacedHandler, "bare", True)
+    monkeypatch.setattr(PacedHandler, "body",
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\n" * 20)
     good = mirror_folder(tmp_path / "mirror", {name: raw})
-    with serving(TricklingHeaderHandler) as slow:
+    with serving(PacedHandler) as slow:
         failures, started = {}, time.monotonic()
         assert fetch.fetch(name, tmp_path / "cache", [slow, good], digest, size, timeout=1,
                            log=lambda message: None, failures=failures) == raw
