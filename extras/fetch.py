@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path
 
 import nn
+from extras import log
 
 NO_NAME = "host name did not resolve (no network?)"
 SPEED_FLOOR = 10_000   # bytes per second: a mirror slower than this for the timeout is left
@@ -29,10 +30,6 @@ SPEED_FLOOR = 10_000   # bytes per second: a mirror slower than this for the tim
 
 class FetchError(OSError):
     """A file that no cache or mirror gave intact; the message says why."""
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def mirror_url(text):

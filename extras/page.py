@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import nn
-from extras import reader
+from extras import log, reader
 from extras.images import png_uri
 from extras.report import weight_pictures
 
@@ -24,10 +24,6 @@ MAX_PIXELS = 2_000_000        # pixels an image may have (the page sends at most
 REQUEST_SECONDS = 30          # a connection that has not been answered by then is closed
 TOP_UNITS = 8                 # first-layer units shown for a single digit
 PAGE = Path(__file__).with_name("page.html")
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def serve(params, activation, port, judge=None):

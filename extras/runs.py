@@ -6,10 +6,10 @@ MLflow's tables do: only the settings that differ, so the change stands out.
 import html
 import json
 import os
-import sys
 import time
 
 import nn
+from extras import log
 from extras.report import svg_chart, write_page
 
 SETTINGS = ["dataset", "hidden", "activation", "optimizer", "epochs", "batch_size", "lr",
@@ -18,10 +18,6 @@ SETTINGS = ["dataset", "hidden", "activation", "optimizer", "epochs", "batch_siz
             "keep_best", "patience"]
 COMPARED_CURVES = 10           # --compare --report without run numbers draws the last ten
 MAX_RUNS_FILE = 50_000_000     # bytes
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def record(path, command, settings, history, test_accuracy, seconds, failure=None):

@@ -222,16 +222,6 @@ def test_a_digit_read_without_confidence_is_marked_and_the_reading_still_comes_f
         one, classes).endswith("unsure")
 
 
-def test_the_judge_tells_how_many_touching_rings_a_network_that_cannot_sees(glyph_judge):
-    """A network that reads anything as a 0 cannot count touching rings, and two or three
-    of them are no wider than one 0 may be; the judge, trained on numbers of glyphs,
-    knows a pair or a piece from a whole digit, so the reader counts them right."""
-    params = ALWAYS_0
-    for count in (1, 2, 3):
-        assert reader.read_number(rings_in_a_row(count), params, "relu",
-                                 judge=glyph_judge)["text"] == "0" * count
-
-
 def test_a_shadows_tip_in_a_corner_and_a_mark_below_the_line_are_not_digits():
     """Two digits; the dark tip of a shadow in the image's corner (too small to be a digit
     cut by the edge); a mark reaching into the line from below, its middle under it."""
