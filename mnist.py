@@ -274,11 +274,13 @@ def save_network(args, params, history, test_accuracy, should_stop, X_train, rng
 def as_flags(remedy, args):
     """A remedy of nn.diagnose() as this program's flags ({"lr": 0.0002} -> --lr 0.0002),
     or in words with nn.py's tools named as flags. init has no flag: relu networks get
-    He's, the others Glorot's (see main)."""
+    He's, the others Glorot's (see main); sizes are --hidden's, between input and output."""
     flags = []
     for key, value in remedy.get("set", {}).items():
         if key == "augment":
             value = "elastic" if args.augment != "none" else "shift"
+        if key == "sizes":
+            key, value = "hidden", ",".join(str(units) for units in value[1:-1])
         flag = "--" + key.replace("_", "-")
         if key != "init":
             flags.append(flag if value is True else f"{flag} {value:g}"

@@ -402,7 +402,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
     loss_fn, step_fn = LOSSES[loss], OPTIMIZERS[optimizer]
     batches = math.ceil(len(X) / batch_size)
     state, history = {}, []
-    watch = new_watch(params, loss, batches, run_settings(targets, settings))   # the doctor's
+    watch = new_watch(params, loss, batches, run_settings(params, targets, targets_val, settings))
     best = {"epoch": 0, "val_loss": math.inf, "params": None}
     stopped = "all epochs"
     for epoch in range(1, epochs + 1):
@@ -459,8 +459,9 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
 
 def outputs(params, X, activation, batch_size=1000):
     """The network's outputs (N, C) for X (N, D), dropout off, batch_size rows at a time:
-    a classifier's logits (softmax() makes them probabilities), or the values of one
-    trained with loss="mse". A float64 X is converted chunk by chunk, never copied whole."""
+    a classifier's logits (softmax() makes them probabilities; for one output trained
+    with binary_cross_entropy, sigmoid() does), or the values of one trained with
+    loss="mse". A float64 X is converted chunk by chunk, never copied whole."""
     check_choice("activation", activation, ACTIVATIONS)
     n_layers = check_params(params)
     check_whole("batch_size", batch_size, 1)
@@ -610,16 +611,33 @@ SATURATED_Z = {"sigmoid": 4.6, "tanh": 2.65}
 # chance_loss, so that a resumed good model is not stopped by one ordinary bad batch.
 DIVERGED_FACTOR = 100
 # CS231n: "the ratio of the update magnitudes to the value magnitudes ... should be
-# somewhere around 1e-3", read in epoch 1, where a decaying schedule's rate is highest, as
-# the median over the layers. Healthy runs sit a few times above it, so the alarms are far
-# out: 30x below, and 50x above, where training at find_lr's suggestion never goes.
-UPDATE_RATIO_GOOD, UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW = 1e-3, 5e-2, 1e-3 / 30
+# somewhere around 1e-3 ... if it is lower than this then the learning rate might be too
+# low. If it is higher then the learning rate is likely too high", read in epoch 1, where
+# a decaying schedule's rate is highest, as the median over the layers. Healthy runs sit a
+# few times above 1e-3 (UPDATE_RATIO_AIM, where a resized rate aims), so the alarms are
+# far out: 50x above, where training at find_lr's suggestion never goes; 10x above when
+# units died, saturated or the weights grew WEIGHTS_GROWN times (the steps' work); 3x
+# below while the training loss is still above a tenth of chance.
+UPDATE_RATIO_GOOD, UPDATE_RATIO_AIM, UPDATE_RATIO_HIGH = 1e-3, 3e-3, 5e-2
+UPDATE_RATIO_HURTING, UPDATE_RATIO_LOW, WEIGHTS_GROWN = 1e-2, 1e-3 / 3, 3
 DEAD_SHARE = SATURATED_SHARE = 0.25  # CS231n: "as much as 40% of your network can be dead"
 VANISHING_RATIO = 1e-2     # the first layer's gradients 100x smaller than the last layer's
 # Memorising: training accuracy 5 points above validation and the gap widening, the
 # training loss under a quarter of chance; or (regression) the validation loss 10% above
 # its lowest while the training loss fell.
 MEMORISING_GAP, RISEN = 0.05, 1.1
+# Too strong a regulariser keeps a network from fitting even its training data (Goodfellow
+# et al., 2016, table 11.1: less dropout and a smaller weight decay raise capacity): the
+# training accuracy, measured with dropout on, 10 points below validation's; a decoupled
+# decay that shrinks the weights each step by more than a healthy step moves them
+# (lr * weight_decay > UPDATE_RATIO_GOOD) while they shrank below half their start.
+# Srivastava et al. (2014) found dropout 0.5 close to best for hidden units.
+REGULARISED_GAP, WEIGHTS_SHRUNK = 0.10, 0.5
+# A network learns in steps, not epochs: a run of fewer than MIN_STEPS batches whose loss
+# still fell by STILL_FALLING in its last epoch has not had time to learn (Smith, 2018: a
+# loss still falling at the end is underfitting). Both values were chosen on the tuning
+# half of extras/broken_runs.py.
+MIN_STEPS, STILL_FALLING = 500, 0.05
 # Targets far from mean 0, std 1 make the first steps huge or tiny (LeCun et al., 1998,
 # "Efficient BackProp": what holds for the inputs holds for the outputs).
 TARGET_SCALE = 10
@@ -628,7 +646,9 @@ TARGET_SCALE = 10
 def new_watch(params, loss, batches_per_epoch, settings):
     """The notes train() keeps on a run: the epoch's sums, which start_epoch() zeroes."""
     return start_epoch({"loss": loss, "every": max(1, batches_per_epoch // WATCHED_BATCHES),
-                        "reference": None, "settings": settings}, params)
+                        "reference": None, "settings": settings,
+                        "initial_weight_rms": [rms(params[f"W{i}"])
+                                               for i in range(1, len(params) // 2 + 1)]}, params)
 
 
 def start_epoch(watch, params):
@@ -663,10 +683,10 @@ def check_loss(watch, batch_loss, logits, epoch, batch, lr):
                                  f"std {run['target_std']:.3g}, far from the outputs' 0 and 1: "
                                  f"scale them to mean 0, std 1 (t = (y - mean) / std; predict "
                                  f"y = t * std + mean), as the inputs.")
-    raise FloatingPointError(seen + f" The steps are too large for this network: try a "
-                             f"learning rate 10x lower (lr={lr} now), or find one with "
-                             f"find_lr(); and check that the inputs are scaled (e.g. to "
-                             f"[0, 1] or to mean 0, std 1).")
+    raise FloatingPointError(seen + f" The steps are too large for this network: try "
+                             f"lr={float(f'{lr / 10:.3g}')}, 10x lower than now, or find "
+                             f"one with find_lr(); and check that the inputs are scaled "
+                             f"(e.g. to [0, 1] or to mean 0, std 1).")
 
 
 def chance_loss(loss, n_outputs):
@@ -675,14 +695,21 @@ def chance_loss(loss, n_outputs):
     return {"cross_entropy": math.log(n_outputs), "binary_cross_entropy": math.log(2)}.get(loss)
 
 
-def run_settings(targets, settings):
+def run_settings(params, targets, targets_val, settings):
     """What the doctor must know of a run so as not to prescribe what is on: train()'s
-    settings, whether it augmented, and for mse the targets' mean, std and variance."""
+    settings, whether it augmented, the layer sizes, the samples (for the steps a run
+    takes), and for mse the targets' mean and std, and the validation loss of always
+    predicting the training targets' mean (the baseline a regression must beat)."""
+    n_layers = len(params) // 2
     run = dict(settings, augment=settings["augment"] is not None, nesterov=bool(settings["nesterov"]),
-               momentum=0.9 if settings["momentum"] is None else settings["momentum"])
+               momentum=0.9 if settings["momentum"] is None else settings["momentum"],
+               sizes=[params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)],
+               samples=len(targets))
     if settings["loss"] == "mse":
+        mean = np.mean(targets, axis=0)
         run.update(target_mean=float(np.mean(targets)), target_std=float(np.std(targets)),
-                   target_variance=float(np.var(targets, axis=0).mean()))  # mse of the mean
+                   baseline_loss=None if targets_val is None else
+                   float(np.mean((np.asarray(targets_val) - mean) ** 2)))
     return run
 
 
@@ -724,7 +751,8 @@ def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
     for mse); val_loss and val_accuracy, or None; best_epoch, that of the lowest val_loss
     so far; lr; seconds; samples_per_second; and layers, each one's weight_rms, grad_rms,
     update_ratio, and dead (relu) or saturated (sigmoid, tanh) share of units, else None.
-    The first record also holds initial_loss (before any step), chance_loss, settings."""
+    The first record also holds initial_loss (before any step), chance_loss,
+    initial_weight_rms (each W's before any step) and settings (see run_settings)."""
     seconds, n_layers = time.perf_counter() - watch["started"], len(params) // 2
     layers = [{"layer": i, "weight_rms": rms(params[f"W{i}"]),
                "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
@@ -743,7 +771,7 @@ def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
               "layers": layers}
     if epoch == 1:
         record.update(initial_loss=watch["initial_loss"], chance_loss=watch["chance_loss"],
-                      settings=watch["settings"])
+                      initial_weight_rms=watch["initial_weight_rms"], settings=watch["settings"])
     start_epoch(watch, params)
     return record
 
@@ -761,7 +789,14 @@ def watched_entries(W):
 def diagnose(history):
     """What looks wrong in a run, from train()'s history: a list of findings (see finding),
     fitted to the run's settings, never prescribing what is already on; an empty list
-    when nothing looks wrong."""
+    when nothing looks wrong. The likeliest cause comes first: the rules are asked in the
+    order of cause and effect. A run that starts wrong (the loss at start, the targets'
+    scale); a learning rate too high, whose steps kill or saturate units and so starve
+    the first layers (the units and vanishing gradients are named as causes only when
+    the rate is not to blame); the network's shape; a rate too low, or too few steps;
+    regularisers too strong (a network still learning fast lags on its training batches
+    too, so they are asked only when nothing above explains it); then how training and
+    validation compare."""
     if not history:
         return []
     run = history[0].get("settings", {})
@@ -770,9 +805,14 @@ def diagnose(history):
                         f"{max(record['loss'] for record in history)}",
                         "the steps are too large, so the weights grow until they overflow",
                         [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")])]
-    found = (loss_at_start(history) + target_scale(run) + gradients_and_steps(history, run)
-             + units(history, run) + fitting(history, run))
-    return found or not_learning(history)     # one cause, its remedies: none to contradict
+    found = loss_at_start(history) + target_scale(run)
+    rate = rate_too_high(history, run)
+    found += rate or (units(history, run) + vanishing(history, run))
+    found += too_narrow(history, run)
+    found += [] if found else rate_too_low(history, run) or too_few_steps(history, run)
+    found += [] if found else too_regularised(history, run)
+    found += fitting(history, run)
+    return found or underfitting(history, run) or not_learning(history)
 
 
 def finding(check, seen, cause, remedies):
@@ -805,9 +845,12 @@ def new_lr(run, factor):
 
 def loss_at_start(history):
     """Karpathy, "verify loss @ init": He-initialised networks start a little above ln(C),
-    output weights 100x too large 10x above it. The alarm: 3x away, either way."""
+    output weights 100x too large 10x above it. The alarm: 3x away, either way; the first
+    batch trains with dropout on, whose 1 / (1 - dropout) scaling of the kept units makes
+    the logits, and a wrong answer's loss, up to that much larger: the upper bound too."""
     initial, chance = history[0].get("initial_loss"), history[0].get("chance_loss")
-    if not chance or initial is None or chance / 3 < initial < 3 * chance:
+    widened = 1 / (1 - (history[0].get("settings", {}).get("dropout") or 0))
+    if not chance or initial is None or chance / 3 < initial < 3 * chance * widened:
         return []
     return [finding("loss at start", f"the loss before any step was {initial:.3g}; a network "
                     f"that knows nothing yet should start near ln(C) = {chance:.3g}, within 3x",
@@ -833,54 +876,202 @@ def target_scale(run):
                         "y = t * std + mean)")])]
 
 
-def gradients_and_steps(history, run):
-    """Vanishing gradients, and a learning rate far too high or too low, in epoch 1."""
-    layers, found = history[0]["layers"], []
-    gradients = [layer["grad_rms"] for layer in layers]
-    ratio = sorted(layer["update_ratio"] for layer in layers)[len(layers) // 2]
-    vanishing = len(gradients) >= 3 and gradients[0] < VANISHING_RATIO * gradients[-1]
-    if vanishing:
-        found.append(finding(
-            "vanishing gradients", f"in epoch 1 the first layer's gradients (rms "
-            f"{gradients[0]:.1e}) were {gradients[-1] / max(gradients[0], 1e-30):,.0f}x smaller "
-            f"than the last layer's ({gradients[-1]:.1e})", "each sigmoid/tanh layer multiplies the gradient by its "
-            "slope (at most 0.25 for sigmoid), so deep stacks of them starve the first layers",
-            ([change(activation="relu", init="he")]
-             if run.get("activation") not in ("relu", "leaky_relu") else [])
-            + [advice("fewer layers")]))
-    if ratio > UPDATE_RATIO_HIGH:
-        found.append(finding(
-            "learning rate too high", f"each step changed the weights by {ratio:.1e} of their "
-            f"size in epoch 1; about 1e-3 is healthy", "the learning rate is too high: steps "
-            "overshoot and undo each other",
-            [new_lr(run, 3 * UPDATE_RATIO_GOOD / ratio), advice("or measure one: find_lr()")]))
-    elif ratio < UPDATE_RATIO_LOW and not vanishing:     # (then a higher rate would only
-        found.append(finding(                            # blow up the last layers)
-            "learning rate too low", f"each step changed the weights by only {ratio:.1e} of "
-            f"their size in epoch 1; about 1e-3 is healthy", "the learning rate is too low: "
-            "the network barely moves",
-            [new_lr(run, UPDATE_RATIO_GOOD / ratio / 3), advice("or measure one: find_lr()")]))
-    return found
+def epoch_one_ratio(history):
+    """The median over the layers of epoch 1's update ratios."""
+    layers = history[0]["layers"]
+    return sorted(layer["update_ratio"] for layer in layers)[len(layers) // 2]
+
+
+def weight_growth(history):
+    """Each W's size (rms) at the end over its size before any step ([1.0] unknown)."""
+    start = history[0].get("initial_weight_rms")
+    if not start:
+        return [1.0]
+    return [layer["weight_rms"] / max(size, 1e-30)
+            for layer, size in zip(history[-1]["layers"], start)]
+
+
+def hurt_units(history):
+    """Each hidden layer's share of dead or saturated units in the last epoch, with its
+    name, for the layers past DEAD_SHARE or SATURATED_SHARE."""
+    return [(layer["layer"], layer["dead"], "dead") if (layer["dead"] or 0) > DEAD_SHARE
+            else (layer["layer"], layer["saturated"], "saturated")
+            for layer in history[-1]["layers"]
+            if (layer["dead"] or 0) > DEAD_SHARE or (layer["saturated"] or 0) > SATURATED_SHARE]
+
+
+def rate_too_high(history, run):
+    """A learning rate far too high (CS231n's update ratio 50x above 1e-3), or 10x too high
+    with its damage seen: the weights grown several times, or units dead or saturated in
+    a layer whose own steps were that large."""
+    ratio, grown, hurt = epoch_one_ratio(history), max(weight_growth(history)), hurt_units(history)
+    steps = {layer["layer"]: layer["update_ratio"] for layer in history[0]["layers"]}
+    hurt = [(layer, share, kind) for layer, share, kind in hurt
+            if steps[layer] > UPDATE_RATIO_HURTING]
+    if ratio <= UPDATE_RATIO_HIGH and not hurt and not (
+            ratio > UPDATE_RATIO_HURTING and grown > WEIGHTS_GROWN):
+        return []
+    damage = [f"{100 * share:.0f}% of layer {layer}'s units {'were dead' if kind == 'dead' else 'sat at a flat end'}"
+              for layer, share, kind in hurt]
+    if grown > WEIGHTS_GROWN:
+        damage.append(f"the weights grew to {grown:.0f}x their starting size")
+    others = [change(activation="leaky_relu")] if any(kind == "dead" for *_, kind in hurt) else \
+        [change(activation="relu", init="he")] if hurt and run.get("activation") in SATURATED_Z else []
+    return [finding(
+        "learning rate too high", f"each step changed the weights by {ratio:.1e} of their "
+        f"size in epoch 1 (about 1e-3 is healthy)" + "".join(f"; {text}" for text in damage),
+        "the learning rate is too high: steps overshoot" + (
+            ", and throw units where their slope is 0 (a dead relu, a saturated sigmoid or "
+            "tanh), where they stop learning and starve the layers below" if damage else
+            " and undo each other"),
+        [new_lr(run, UPDATE_RATIO_AIM / ratio), *others, advice("measure one: find_lr()")])]
 
 
 def units(history, run):
-    """Dead relu units, and sigmoid or tanh units stuck at a flat end, in the last epoch."""
+    """Dead relu units, and sigmoid or tanh units stuck at a flat end, in the last epoch,
+    when the learning rate is not to blame (rate_too_high names them then)."""
     found = []
-    for layer in history[-1]["layers"]:
-        if (layer["dead"] or 0) > DEAD_SHARE:
+    for layer, share, kind in hurt_units(history):
+        if kind == "dead":
             found.append(finding(
-                "dead units", f"{100 * layer['dead']:.0f}% of layer {layer['layer']}'s relu "
-                f"units never fired in the last epoch (on the batches watched)",
-                "a too-large step pushed their biases and weights where z < 0 for every "
-                "input; then their gradient is 0 and they never recover",
-                [new_lr(run, 1 / 10), change(activation="leaky_relu")]))
-        if (layer["saturated"] or 0) > SATURATED_SHARE:
+                "dead units", f"{100 * share:.0f}% of layer {layer}'s relu units never fired "
+                f"in the last epoch (on the batches watched)", "a too-large step pushed their "
+                "biases and weights where z < 0 for every input; then their gradient is 0 "
+                "and they never recover", [new_lr(run, 1 / 10), change(activation="leaky_relu")]))
+        else:
             found.append(finding(
-                "saturated units", f"{100 * layer['saturated']:.0f}% of layer {layer['layer']}'s "
-                f"units sat at a flat end of their activation on most samples", "large inputs "
-                "to sigmoid/tanh, where the slope is almost 0: those units stop learning",
+                "saturated units", f"{100 * share:.0f}% of layer {layer}'s units sat at a "
+                f"flat end of their activation on most samples", "large inputs to "
+                "sigmoid/tanh, where the slope is almost 0: those units stop learning",
                 [change(activation="relu", init="he"), advice("inputs scaled to mean 0, std 1")]))
     return found
+
+
+def vanishing(history, run):
+    """The first layer's gradients far smaller than the last layer's, in epoch 1."""
+    gradients = [layer["grad_rms"] for layer in history[0]["layers"]]
+    if len(gradients) < 3 or gradients[0] >= VANISHING_RATIO * gradients[-1]:
+        return []
+    return [finding(
+        "vanishing gradients", f"in epoch 1 the first layer's gradients (rms "
+        f"{gradients[0]:.1e}) were {gradients[-1] / max(gradients[0], 1e-30):,.0f}x smaller "
+        f"than the last layer's ({gradients[-1]:.1e})", "each sigmoid/tanh layer multiplies "
+        "the gradient by its slope (at most 0.25 for sigmoid), so deep stacks of them starve "
+        "the first layers", ([change(activation="relu", init="he")]
+                             if run.get("activation") not in ("relu", "leaky_relu") else [])
+        + [advice("fewer layers")])]
+
+
+def too_narrow(history, run):
+    """A hidden layer with fewer units than there are classes: every class must pass
+    through it, so classes share its few directions and the layers after it cannot tell
+    them apart (Goodfellow et al., 2016, 11.4.1: more hidden units, more capacity). The
+    remedy widens it to WIDE_ENOUGH times the classes, a power of two."""
+    sizes = run.get("sizes")
+    if run.get("loss") != "cross_entropy" or not sizes:
+        return []
+    classes, hidden = sizes[-1], sizes[1:-1]
+    narrow = [(i, units) for i, units in enumerate(hidden, start=1) if units < classes]
+    if not narrow:
+        return []
+    width = 1 << math.ceil(math.log2(WIDE_ENOUGH * classes))
+    wider = [sizes[0]] + [max(units, width) if units < classes else units for units in hidden] \
+        + [classes]
+    last = history[-1]
+    return [finding(
+        "layer too narrow", " and ".join(f"hidden layer {i} has {units} units" for i, units
+                                         in narrow) + f" for {classes} classes; training "
+        f"accuracy {100 * last['train_accuracy']:.1f}%", "every class must pass through the "
+        "narrow layer, and fewer units than classes cannot keep them apart: the network is "
+        "too small to fit even its training data", [change(sizes=wider)])]
+
+
+WIDE_ENOUGH = 4      # units a class in a widened layer: room for a few features each
+
+
+def too_regularised(history, run):
+    """Weight decay or dropout so strong that the network cannot fit its training data;
+    the decay first, whose shrunken weights are the surer sign (it lowers the training
+    accuracy too)."""
+    last = history[-1]
+    dropout, decay, lr = run.get("dropout") or 0, run.get("weight_decay") or 0, run.get("lr")
+    growth = sorted(weight_growth(history))
+    shrunk = growth[len(growth) // 2]                      # the median layer's
+    if decay > 0 and lr and lr * decay > UPDATE_RATIO_GOOD and shrunk < WEIGHTS_SHRUNK:
+        return [finding(
+            "weight decay too strong", f"each step shrinks the weights by lr * weight_decay "
+            f"= {lr * decay:.2g} of their size, more than a healthy step moves them (1e-3); "
+            f"they shrank to {shrunk:.2f} of their starting size",
+            "the decay pulls the weights to zero faster than the gradient can grow them, so "
+            "the network cannot fit its training data",
+            [change(weight_decay=float(f"{UPDATE_RATIO_GOOD / 10 / lr:.1g}")),
+             change(weight_decay=0)])]
+    if dropout > 0 and last.get("val_accuracy") is not None and \
+            last["train_accuracy"] < last["val_accuracy"] - REGULARISED_GAP:
+        return [finding(
+            "dropout too strong", f"training accuracy {100 * last['train_accuracy']:.1f}% "
+            f"(measured with dropout {dropout:g} on) stays "
+            f"{100 * (last['val_accuracy'] - last['train_accuracy']):.0f} points below "
+            f"validation's {100 * last['val_accuracy']:.1f}%", "so many units are dropped "
+            "that the network cannot fit even its training data: dropout holds it far below "
+            "what it could learn", [change(dropout=round(dropout / 3, 1)), change(dropout=0)])]
+    return []
+
+
+def rate_too_low(history, run):
+    """CS231n's update ratio 3x or more below 1e-3 in epoch 1, while the training loss is
+    still above a tenth of chance: the steps are too small to get anywhere."""
+    ratio, chance, last = epoch_one_ratio(history), history[0].get("chance_loss"), history[-1]
+    if ratio >= UPDATE_RATIO_LOW or (chance and last["loss"] < chance / 10) or vanishing(history, run):
+        return []                                # (vanishing: a higher rate would only
+    return [finding(                             # blow up the last layers)
+        "learning rate too low", f"each step changed the weights by only {ratio:.1e} of "
+        f"their size in epoch 1 (about 1e-3 is healthy), and the training loss is still "
+        f"{last['loss']:.3g}", "the learning rate is too low: the network barely moves",
+        [new_lr(run, UPDATE_RATIO_AIM / ratio), advice("measure one: find_lr()")])]
+
+
+def too_few_steps(history, run):
+    """A run of fewer than MIN_STEPS batches whose loss was still falling at its end, and
+    still above a tenth of chance (a small data set is learned in few steps)."""
+    if "batch_size" not in run or "samples" not in run:
+        return []
+    batches = math.ceil(run["samples"] / run["batch_size"])
+    steps, epochs = batches * len(history), run["epochs"]
+    before = history[-2]["loss"] if len(history) > 1 else history[0].get("initial_loss")
+    chance = history[0].get("chance_loss")
+    if steps >= MIN_STEPS or before is None or history[-1]["loss"] > (1 - STILL_FALLING) * before \
+            or (chance and history[-1]["loss"] < chance / 10):
+        return []
+    batch_size = 1 << int(math.log2(max(run["samples"] * epochs / MIN_STEPS, 1)))
+    more_epochs = change(epochs=math.ceil(MIN_STEPS / batches))
+    remedies = [change(batch_size=batch_size), more_epochs] \
+        if 32 <= batch_size < run["batch_size"] else [more_epochs]
+    return [finding(
+        "too little training", f"{steps} steps in all ({len(history)} epochs of {batches} "
+        f"batches of {run['batch_size']}), and the loss still fell from {before:.3g} to "
+        f"{history[-1]['loss']:.3g} in the last epoch", "the network learns a little at "
+        "each step, and the run ended long before it had learned what it could", remedies)]
+
+
+def underfitting(history, run):
+    """CS231n: "validation accuracy tracks the training accuracy fairly well ... your model
+    capacity is not high enough": training accuracy close to validation's, the training
+    loss above a quarter of chance and no longer falling (asked when nothing else fired)."""
+    last, chance = history[-1], history[0].get("chance_loss")
+    if len(history) < 2 or not chance or last.get("val_accuracy") is None or \
+            last["loss"] < chance / 4 or last["loss"] < (1 - STILL_FALLING) * history[-2]["loss"] or \
+            abs(last["train_accuracy"] - last["val_accuracy"]) > MEMORISING_GAP:
+        return []
+    sizes = run.get("sizes")
+    wider = [change(sizes=[sizes[0]] + [2 * units for units in sizes[1:-1]] + [sizes[-1]])] \
+        if sizes and len(sizes) > 2 else [advice("more or wider layers")]
+    return [finding(
+        "underfitting", f"training accuracy {100 * last['train_accuracy']:.1f}% and "
+        f"validation {100 * last['val_accuracy']:.1f}%, with the loss flat at "
+        f"{last['loss']:.3g}", "the network does as badly on what it trained on as on new "
+        "samples: it is too small for the task, or learns too slowly",
+        wider + [new_lr(run, 3)])]
 
 
 def not_learning(history):
@@ -897,14 +1088,15 @@ def not_learning(history):
 
 def fitting(history, run):
     """How training and validation compare: memorising, dropout too strong, past its best,
-    worse than predicting the mean; from the accuracies, or for regression the losses."""
+    worse than predicting the mean; from the accuracies, or for regression the losses.
+    The best epoch is the one of the lowest validation loss, the one keep_best keeps."""
     first, last, found = history[0], history[-1], []
     if last.get("val_loss") is None or len(history) < 2:
         return []
     losses = [record["val_loss"] for record in history]
     accuracies = [record["val_accuracy"] for record in history]
     regression = last["val_accuracy"] is None
-    best = int(np.argmin(losses) if regression else np.argmax(accuracies))   # from epoch 0
+    best = int(np.argmin(losses))                               # counted from epoch 0
     gap = None if regression else last["train_accuracy"] - last["val_accuracy"]
     if regression and losses[-1] > RISEN * losses[best] and last["loss"] < history[best]["loss"]:
         found.append(finding(
@@ -931,16 +1123,16 @@ def fitting(history, run):
     if len(history) >= 4 and best <= len(history) - 3 and not run.get("keep_best") and (
             (regression and found) or (not regression and accuracies[-1] < accuracies[best] - 0.005)):
         found.append(finding(
-            "past its best", f"the validation loss was lowest in epoch {best + 1}" if regression
-            else f"validation accuracy peaked at {100 * accuracies[best]:.2f}% in epoch "
-            f"{best + 1} and ended at {100 * accuracies[-1]:.2f}%",
+            "past its best", f"the validation loss was lowest in epoch {best + 1}" + (
+                "" if regression else f", with accuracy {100 * accuracies[best]:.2f}%, which "
+                f"ended at {100 * accuracies[-1]:.2f}%"),
             "training went on after the network stopped generalising better",
             [change(keep_best=True), change(epochs=best + 1)]))
-    if regression and run.get("target_variance") is not None and losses[-1] > run["target_variance"]:
+    if regression and run.get("baseline_loss") is not None and losses[-1] > run["baseline_loss"]:
         found.append(finding(
             "worse than the mean", f"the validation loss {losses[-1]:.3g} is above "
-            f"{run['target_variance']:.3g}, the loss of always predicting the training "
-            f"targets' mean", "the network has learned less than nothing that carries over "
+            f"{run['baseline_loss']:.3g}, the validation loss of always predicting the "
+            f"training targets' mean", "the network has learned less than nothing that carries over "
             "to new samples", [advice("see the other findings; if there are none, a lower "
                                       "learning rate and fewer epochs")]))
     return found
@@ -963,21 +1155,30 @@ def regularisers(run):
 
 
 def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samples=50,
-                 steps=300, lr=1e-3, rng=None):
+                 steps=150, optimizer="adam", lr=1e-3, momentum=None, rng=None):
     """Checks to run before a long training, on copies (params are left as they were): a
     list of {"check", "passed", "seen"}, and for a failed one its likely "cause" and
     "remedies" (as a finding's). From Karpathy's recipe ("verify loss @ init", "overfit
     one batch", "input-independent baseline") and CS231n's gradient checks:
         loss at start  the loss at initialisation is within 3x of chance_loss(), ln(C)
         overfit        n_samples samples learned to 100% accuracy (mse: to 1% of their
-                       starting loss) in at most `steps` full-batch Adam steps
+                       starting loss) in at most `steps` full-batch steps of the run's
+                       own optimizer, lr and momentum (Adam's beta1), as train() takes them;
+                       healthy setups take 5 to 100 (on MNIST: Adam 8, SGD 12 to 29,
+                       sigmoid with SGD 103), one with its rate 100x too low about 300
         uses inputs    the same training on all-zero inputs ends at twice the loss or more
         gradients      gradient_check() on 5 samples, 20 entries per array, below 1e-4
     """
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("loss", loss, LOSSES)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     n_layers = check_params(params)
+    momentum = 0.9 if momentum is None else momentum
+    check_fraction("momentum", momentum)
+    if not (is_number(lr) and lr > 0):
+        raise ValueError(f"lr must be a number > 0, got {lr!r}")
     X, targets = check_dataset(params, X, targets, loss, "sanity check")
+    settings = {"momentum": momentum} if optimizer == "sgd" else {"beta1": momentum}
     chosen = as_generator(rng).choice(len(X), size=min(n_samples, len(X)), replace=False)
     X_small, targets_small = X[chosen], targets[chosen]
     results = []
@@ -993,30 +1194,34 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
                f"{start_loss:.3f} at initialisation; ln(C) = {chance:.3f}", *START_ADVICE)
 
     def overfit(inputs):
-        """Full-batch Adam on (inputs, targets_small): (learned, steps, loss, accuracy)."""
+        """Full-batch steps on (inputs, targets_small): (learned, steps, loss, accuracy)."""
         copy, state = copy_params(params), {}
         for taken in range(steps + 1):
-            logits, cache = forward(copy, inputs, activation)
-            value, dlogits = LOSSES[loss](logits, targets_small)
+            with np.errstate(over="ignore", invalid="ignore"):      # a rate too high: NaN
+                logits, cache = forward(copy, inputs, activation)
+                value, dlogits = LOSSES[loss](logits, targets_small)
             correct = count_correct(logits, targets_small, loss) / len(inputs)
             learned = correct == 1 if loss != "mse" else value < start_loss / 100
-            if learned or taken == steps:
+            if learned or taken == steps or not math.isfinite(value):
                 return learned, taken, value, correct
-            adam_step(copy, backward(copy, cache, dlogits), state, lr)
+            OPTIMIZERS[optimizer](copy, backward(copy, cache, dlogits), state, lr, **settings)
 
     logits, cache = forward(params, X_small[:5], activation)
     grads = backward(params, cache, LOSSES[loss](logits, targets_small[:5])[1])
     vanishing = rms(grads[f"W{n_layers}"]) / max(rms(grads["W1"]), 1e-300)    # x smaller
     vanishing = f"{vanishing:,.0f}x" if n_layers >= 3 and vanishing > 1 / VANISHING_RATIO else ""
     learned, taken, real_loss, real_accuracy = overfit(X_small)
-    cause = ("the network cannot even learn a handful of samples by heart: it is too small, "
-             "or its steps are", [advice("more or wider layers"), advice("a higher learning rate")])
+    cause = ("the network cannot even learn a handful of samples by heart: its steps are too "
+             "small, or it is", [change(lr=float(f"{lr * 10:.3g}")), advice("more or wider layers")])
+    if not real_loss < start_loss:                 # (or NaN) the steps made it worse
+        cause = ("the steps are too large: the loss rose instead of falling",
+                 [change(lr=float(f"{lr / 10:.3g}")), advice("measure one: find_lr()")])
     if vanishing:
         cause = (f"the gradients vanish: the first layer's are {vanishing} smaller than the "
                  f"last's", ([change(activation="relu", init="he")]
                              if activation in SATURATED_Z else []) + [advice("fewer layers")])
     result("overfit", learned, f"{len(X_small)} samples: loss {real_loss:.3g}, accuracy "
-           f"{100 * real_accuracy:.0f}% after {taken} steps", *cause)
+           f"{100 * real_accuracy:.0f}% after {taken} steps of {optimizer} at lr {lr:g}", *cause)
     zero_loss = overfit(np.zeros_like(X_small))[2]
     cause = ("it learns as well without its inputs: they carry little to it (all alike, or "
              "unscaled), or are not the targets'", [advice("inputs scaled to mean 0, std 1"),

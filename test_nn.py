@@ -212,7 +212,7 @@ def test_training_stops_with_a_clear_error_when_the_loss_diverges():
     """A classic mistake: the loss went to inf/NaN and training carried on."""
     X, labels = spiral()
     params = nn.init_params([2, 32, 3], rng=np.random.default_rng(0))
-    with pytest.raises(FloatingPointError, match="learning rate 10x lower"):
+    with pytest.raises(FloatingPointError, match=r"try lr=1000\.0, 10x lower than now"):
         nn.train(params, X * 1e3, labels, epochs=5, lr=1e4, optimizer="sgd")
 
 
@@ -376,7 +376,7 @@ def test_a_loss_far_above_its_start_stops_training_with_advice():
     """A loss 100x above its start stops training with advice, not a run that 'finishes'."""
     X, labels = spiral()
     params = nn.init_params([2, 32, 3], rng=np.random.default_rng(0))
-    with pytest.raises(FloatingPointError, match="diverged.*learning rate 10x lower"):
+    with pytest.raises(FloatingPointError, match=r"diverged.*try lr=10\.0, 10x lower"):
         nn.train(params, X, labels, epochs=20, lr=100.0, optimizer="adam")
 
 
@@ -621,15 +621,17 @@ def test_a_healthy_run_gets_no_alarm():
 
 
 def test_a_learning_rate_far_too_high_is_named():
-    """Adam at lr 0.1 (100x its usual): huge update ratios and dead units, both named, with
-    the advice to lower the rate."""
+    """Adam at lr 0.1 (100x its usual): huge update ratios and dead units, named as one
+    finding, the rate the cause and the dead units its damage, the first remedy the rate."""
     X, labels = blobs()
     params = nn.init_params([20, 64, 64, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X, labels, epochs=5, lr=0.1, optimizer="adam", batch_size=32)
-    found = checks(history)
-    assert "learning rate too high" in found and "dead units" in found
-    remedy = nn.diagnose(history)[found.index("learning rate too high")]["remedies"][0]
+    found, = nn.diagnose(history)
+    assert found["check"] == "learning rate too high" and "were dead" in found["seen"]
+    remedy = found["remedies"][0]
     assert remedy["set"]["lr"] < 0.1 / 10 and remedy["say"] == f"lr={remedy['set']['lr']!r}"
+    assert found["remedies"][1] == {"say": "activation='leaky_relu'",
+                                    "set": {"activation": "leaky_relu"}}
 
 
 def test_a_learning_rate_far_too_low_is_named():
@@ -745,6 +747,110 @@ def test_the_learning_rate_advice_is_sized_from_the_run():
     assert remedies(history, "dead units") == [{"lr": 0.003}, {"activation": "leaky_relu"}]
 
 
+def scaled_blobs(n=3000, n_classes=3):
+    """blobs() with each input scaled to mean 0, std 1, as the README asks of inputs."""
+    X, labels = blobs(n=n, n_classes=n_classes)
+    return (X - X.mean(axis=0)) / X.std(axis=0), labels
+
+
+def train_blobs(sizes, n_classes=3, **settings):
+    """A history of training sizes on 2,000 scaled blobs, validated on 1,000 more."""
+    X, labels = scaled_blobs(n_classes=n_classes)
+    params = nn.init_params(sizes, rng=np.random.default_rng(0),
+                            init="glorot" if settings.get("activation") == "tanh" else "he")
+    return nn.train(params, X[:2000], labels[:2000], X_val=X[2000:], targets_val=labels[2000:],
+                    rng=1, **settings)
+
+
+def test_a_layer_narrower_than_the_classes_is_named_and_widened():
+    """Four hidden units for ten classes: the network cannot fit even its training data.
+    The remedy widens that layer to a power of two of 4 units a class; sixteen units are
+    not narrow."""
+    history = train_blobs([20, 4, 10], n_classes=10, epochs=10, lr=0.003, optimizer="adam")
+    found, = nn.diagnose(history)
+    assert found["check"] == "layer too narrow" and "hidden layer 1 has 4 units" in found["seen"]
+    assert found["remedies"][0]["set"] == {"sizes": [20, 64, 10]}
+    history = train_blobs([20, 16, 10], n_classes=10, epochs=10, lr=0.003, optimizer="adam")
+    assert "layer too narrow" not in checks(history)
+
+
+def test_saturated_units_caused_by_a_rate_too_high_blame_the_rate():
+    """tanh with Adam at 25x its rate: the weights grow 5x and the units saturate. The
+    cause is the rate, so the one finding says so and its first remedy lowers the rate,
+    sized from the update ratio; relu comes second, and vanishing gradients are not named."""
+    history = train_blobs([20, 64, 64, 3], epochs=5, lr=0.05, optimizer="adam",
+                          activation="tanh")
+    found, = nn.diagnose(history)
+    assert found["check"] == "learning rate too high" and "grew" in found["seen"]
+    ratio = nn.epoch_one_ratio(history)
+    assert remedies(history, "learning rate too high")[:2] == [
+        {"lr": float(f"{0.05 * 3e-3 / ratio:.1g}")}, {"activation": "relu", "init": "he"}]
+
+
+def test_a_rate_a_few_times_too_low_is_named_with_a_rate_that_reaches_the_healthy_ratio():
+    """SGD at 1e-4: steps 8x under CS231n's 1e-3 and the loss far from fitted. The remedy
+    multiplies the rate by 3e-3 / ratio; at 1e-2 (for 10 epochs) nothing is said."""
+    history = train_blobs([20, 64, 3], epochs=5, lr=1e-4, momentum=0.0)
+    found, = nn.diagnose(history)
+    ratio = nn.epoch_one_ratio(history)
+    assert found["check"] == "learning rate too low" and 1e-4 < ratio < 3e-4
+    assert found["remedies"][0]["set"] == {"lr": float(f"{1e-4 * 3e-3 / ratio:.1g}")}
+    assert checks(train_blobs([20, 64, 3], epochs=10, lr=1e-2, momentum=0.0)) == []
+
+
+def test_too_few_steps_is_named_only_while_the_loss_still_falls():
+    """Batches of 1,000 from 2,000 samples: 10 steps in 5 epochs, the loss still falling.
+    Named as too little training, with the epochs that make 500 steps; in batches of 32
+    (315 steps, the loss under a tenth of chance) nothing is said."""
+    history = train_blobs([20, 64, 3], epochs=5, batch_size=1000, lr=0.01)
+    assert checks(history) == ["too little training"]
+    assert remedies(history, "too little training") == [{"epochs": 250}]
+    assert checks(train_blobs([20, 64, 3], epochs=5, batch_size=32, lr=0.01)) == []
+
+
+def test_a_weight_decay_that_shrinks_the_weights_is_named():
+    """Adam at 0.01 with weight_decay 3: each step shrinks the weights by 3%, and they end
+    at a quarter of their start. The remedy: a decay 10x below a healthy step (1e-4 / lr);
+    weight_decay 0.01 is left alone."""
+    history = train_blobs([20, 64, 64, 3], epochs=10, lr=0.01, weight_decay=3, optimizer="adam")
+    assert checks(history)[0] == "weight decay too strong"
+    assert remedies(history, "weight decay too strong") == [{"weight_decay": 0.01},
+                                                            {"weight_decay": 0}]
+    history = train_blobs([20, 64, 64, 3], epochs=10, lr=0.01, weight_decay=0.01,
+                          optimizer="adam")
+    assert "weight decay too strong" not in checks(history)
+
+
+def test_dropout_that_keeps_training_accuracy_far_below_validation_is_named():
+    """Dropout 0.8: training accuracy (dropout on) 10 points and more below validation's.
+    The remedy divides it by 3; dropout 0.3 is left alone."""
+    history = train_blobs([20, 64, 64, 3], epochs=10, lr=0.003, dropout=0.8, optimizer="adam")
+    assert checks(history) == ["dropout too strong"]
+    assert remedies(history, "dropout too strong") == [{"dropout": 0.3}, {"dropout": 0}]
+    history = train_blobs([20, 64, 64, 3], epochs=10, lr=0.003, dropout=0.3, optimizer="adam")
+    assert checks(history) == []
+
+
+def test_a_network_too_small_for_the_task_is_named_underfitting():
+    """Three hidden units for a spiral: training and validation accuracy alike and low,
+    the loss flat. The remedy doubles every hidden layer; 64 units fit it, and are told
+    nothing."""
+    X, labels = spiral()
+    for hidden, named in ((3, True), (64, False)):
+        params = nn.init_params([2, hidden, 3], rng=np.random.default_rng(0))
+        history = nn.train(params, X[::2], labels[::2], epochs=30, lr=0.01, optimizer="adam",
+                           X_val=X[1::2], targets_val=labels[1::2], rng=1)
+        assert (checks(history) == ["underfitting"]) == named
+        if named:
+            assert remedies(history, "underfitting")[0] == {"sizes": [2, 6, 3]}
+        else:
+            assert checks(history) == []
+    layers = [{"layer": 1, "update_ratio": 1e-3, "grad_rms": 1.0, "dead": 0.0, "saturated": None}]
+    history = [{"epoch": e, "loss": 0.8, "train_accuracy": 0.95, "val_accuracy": 0.6,
+                "val_loss": 1.0, "layers": layers, "chance_loss": math.log(3)} for e in (1, 2)]
+    assert "underfitting" not in checks(history)     # fits training, not validation: no
+
+
 def noisy_line(n, seed, scale=1.0):
     """Regression data: y = x0 + noise (std 0.5) from 10 features, times scale."""
     rng = np.random.default_rng(seed)
@@ -793,6 +899,36 @@ def test_worse_than_predicting_the_mean_is_named():
     history = nn.train(params, X, targets, epochs=50, batch_size=10, lr=3e-3,
                        optimizer="adam", loss="mse", X_val=X_val, targets_val=targets_val, rng=1)
     assert "worse than the mean" in checks(history)
+
+
+def test_the_mean_to_beat_is_measured_on_the_validation_targets():
+    """"Worse than the mean" compares the validation loss with the validation loss of
+    always predicting the training targets' mean, not with the training targets' spread:
+    training targets of std 3, validation targets of std 0.1 about the same mean."""
+    X, _ = noisy_line(200, 0)
+    rng = np.random.default_rng(4)
+    targets = 3 * rng.standard_normal((200, 1)).astype(np.float32)
+    X_val, _ = noisy_line(100, 1)
+    targets_val = (targets.mean() + 0.1 * rng.standard_normal((100, 1))).astype(np.float32)
+    params = nn.init_params([10, 16, 1], rng=np.random.default_rng(0))
+    history = nn.train(params, X, targets / 3, epochs=3, lr=1e-3, optimizer="adam", loss="mse",
+                       X_val=X_val, targets_val=targets_val / 3)
+    baseline = float(np.mean((targets_val / 3 - (targets / 3).mean()) ** 2))
+    assert history[0]["settings"]["baseline_loss"] == pytest.approx(baseline, rel=1e-5)
+    assert history[-1]["val_loss"] > baseline and "worse than the mean" in checks(history)
+
+
+def test_past_its_best_names_the_epoch_keep_best_would_keep():
+    """keep_best keeps the epoch of the lowest validation loss, so the finding names that
+    epoch too (here 2, though accuracy peaked in epoch 4), and so does its epochs remedy."""
+    layers = [{"layer": 1, "update_ratio": 1e-3, "grad_rms": 1.0, "dead": 0.0, "saturated": None}]
+    history = [{"epoch": e, "loss": 0.5 / e, "train_accuracy": 0.95, "val_accuracy": a,
+                "val_loss": v, "layers": layers}
+               for e, (a, v) in enumerate([(0.90, 0.40), (0.92, 0.30), (0.92, 0.32), (0.93, 0.35),
+                                           (0.91, 0.40), (0.90, 0.45)], start=1)]
+    found = nn.diagnose(history)[checks(history).index("past its best")]
+    assert found["seen"].startswith("the validation loss was lowest in epoch 2, with accuracy 92.00%")
+    assert remedies(history, "past its best") == [{"keep_best": True}, {"epochs": 2}]
 
 
 def test_keep_best_ends_with_the_best_epochs_parameters():
@@ -846,6 +982,21 @@ def test_sanity_check_passes_a_correct_network_and_leaves_it_untouched():
     assert [r["check"] for r in results] == ["loss at start", "overfit", "uses inputs", "gradients"]
     assert all(r["passed"] for r in results), results
     assert all(np.array_equal(before[key], params[key]) for key in params)
+
+
+def test_sanity_check_learns_with_the_runs_own_optimizer_and_says_which():
+    """The overfit check takes the optimizer, rate and momentum the run will use, and says
+    them: SGD at 1e-5 learns nothing in 150 steps, so it fails with a rate 10x higher as
+    its first remedy, where Adam at 1e-3 passes."""
+    X, labels = scaled_blobs()
+    params = nn.init_params([20, 32, 3], rng=np.random.default_rng(0))
+    results = {r["check"]: r for r in nn.sanity_check(params, X, labels, activation="relu",
+                                                      optimizer="sgd", lr=1e-5)}
+    assert not results["overfit"]["passed"] and "steps of sgd at lr 1e-05" in results["overfit"]["seen"]
+    assert results["overfit"]["remedies"][0]["set"] == {"lr": 0.0001}
+    results = {r["check"]: r for r in nn.sanity_check(params, X, labels, activation="relu",
+                                                      lr=1e-3)}
+    assert results["overfit"]["passed"] and "of adam at lr 0.001" in results["overfit"]["seen"]
 
 
 def test_sanity_check_catches_a_gradient_that_never_reaches_the_first_layer(monkeypatch):
@@ -1730,6 +1881,7 @@ def test_the_doctor_speaks_in_flags(tiny_run, capsys):
     assert mnist.as_flags(nn.change(keep_best=True), args) == "--keep-best"
     assert mnist.as_flags({"say": "x", "set": {"augment": True}}, args) == "--augment shift"
     assert mnist.as_flags(nn.change(activation="relu", init="he"), args) == "--activation relu"
+    assert mnist.as_flags(nn.change(sizes=[784, 64, 32, 10]), args) == "--hidden 64,32"
     assert mnist.as_flags(nn.advice("more data"), args) == "more data"
     assert mnist.as_flags(nn.advice("a higher rate (find_lr())"), args) == "a higher rate (--find-lr)"
 
@@ -1764,7 +1916,7 @@ def test_a_run_that_diverges_is_recorded_too(tmp_path, tiny_run):
     the epochs it finished and 'diverged' as its finding, and --compare shows it."""
     status, _, err = tiny_run("--optimizer", "sgd", "--lr", "1e6", "--epochs", "3")
     assert status == 1 and "diverged" in err
-    assert "(--lr 1000000.0 now)" in err and "--find-lr" in err     # said in mnist.py's flags
+    assert "try --lr 100000.0, 10x lower" in err and "--find-lr" in err   # in mnist.py's flags
     run, = runs.read(tmp_path / "data" / "runs.jsonl")
     assert run["test_accuracy"] is None and run["findings"][0]["check"] == "diverged"
     status, out, _ = tiny_run("--compare")

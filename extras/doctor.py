@@ -13,6 +13,8 @@ def check(params, X, labels, settings, say):
     cause and what to try; returns the exit status, 1 if a check failed."""
     print("the doctor's checks before training:")
     results = nn.sanity_check(params, X, labels, activation=settings["activation"],
+                              optimizer=settings["optimizer"], lr=settings["lr"],
+                              momentum=settings["momentum"],
                               rng=np.random.default_rng(settings["seed"]))
     for result in results:
         print(f"  {'passed' if result['passed'] else 'FAILED'}  {result['check']:13s} "
