@@ -276,9 +276,9 @@ def as_flags(remedy, args):
     or in words with nn.py's tools named as flags. init has no flag: relu networks get
     He's, the others Glorot's (see main); sizes are --hidden's, between input and output."""
     flags = []
+    if remedy.get("setting") == "augment":                  # a function in nn.py's words
+        return "--augment " + ("elastic" if args.augment != "none" else "shift")
     for key, value in remedy.get("set", {}).items():
-        if key == "augment":
-            value = "elastic" if args.augment != "none" else "shift"
         if key == "sizes":
             key, value = "hidden", ",".join(str(units) for units in value[1:-1])
         flag = "--" + key.replace("_", "-")

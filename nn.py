@@ -792,8 +792,8 @@ def diagnose(history):
     when nothing looks wrong. The likeliest cause comes first: the rules are asked in the
     order of cause and effect. A run that starts wrong (the loss at start, the targets'
     scale); a learning rate too high, whose steps kill or saturate units and so starve
-    the first layers (the units and vanishing gradients are named as causes only when
-    the rate is not to blame); the network's shape; a rate too low, or too few steps;
+    the first layers (dropout that breaks the network, the units and vanishing gradients
+    are named as causes only when the rate is not to blame); the network's shape; a rate too low, or too few steps;
     regularisers too strong (a network still learning fast lags on its training batches
     too, so they are asked only when nothing above explains it); then how training and
     validation compare."""
@@ -807,7 +807,7 @@ def diagnose(history):
                         [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")])]
     found = loss_at_start(history) + target_scale(run)
     rate = rate_too_high(history, run)
-    found += rate or (units(history, run) + vanishing(history, run))
+    found += rate or (dropout_mismatch(history, run) + units(history, run) + vanishing(history, run))
     found += too_narrow(history, run)
     found += [] if found else rate_too_low(history, run) or too_few_steps(history, run)
     found += [] if found else too_regularised(history, run)
@@ -818,8 +818,10 @@ def diagnose(history):
 def finding(check, seen, cause, remedies):
     """One finding: "check" (a short name), "seen" (the numbers), "cause" (a sentence) and
     "remedies", the most promising first, each with "say", in nn.py's argument names, and
-    where it changes a setting "set" ({"lr": 0.0002}), so that a program with flags of its
-    own (mnist.py) can say it its own way; "try" says them all."""
+    where it changes a setting "set" ({"lr": 0.0002}: values train() or init_params()
+    accept), or "setting", a setting of train() whose value only the caller can write (an
+    augment function), so that a program with flags of its own (mnist.py) can say it its
+    own way; "try" says them all."""
     return {"check": check, "seen": seen, "cause": cause, "remedies": remedies,
             "try": "; ".join(remedy["say"] for remedy in remedies)}
 
@@ -830,9 +832,10 @@ def change(**settings):
             "set": settings}
 
 
-def advice(text):
-    """A remedy that is no setting: more data, fewer layers."""
-    return {"say": text}
+def advice(text, setting=None):
+    """A remedy that is no value to set: more data, fewer layers; or with setting, the
+    name of the train() setting the caller must write for it ("augment")."""
+    return {"say": text} if setting is None else {"say": text, "setting": setting}
 
 
 def new_lr(run, factor):
@@ -960,6 +963,27 @@ def vanishing(history, run):
         "the first layers", ([change(activation="relu", init="he")]
                              if run.get("activation") not in ("relu", "leaky_relu") else [])
         + [advice("fewer layers")])]
+
+
+def dropout_mismatch(history, run):
+    """Validation accuracy below training's, though training's is measured with dropout on
+    and its loss is far from a fit: the network does worse with all its units than with
+    dropout's share of them."""
+    first, last = history[0], history[-1]
+    if len(history) < 2 or last.get("val_accuracy") is None or not run.get("dropout") or \
+            first.get("chance_loss") is None or last["loss"] < first["chance_loss"] / 4:
+        return []
+    gap = last["train_accuracy"] - last["val_accuracy"]
+    if gap <= MEMORISING_GAP or gap <= first["train_accuracy"] - first["val_accuracy"]:
+        return []
+    return [finding(
+        "dropout too strong", f"validation accuracy {100 * last['val_accuracy']:.1f}% is "
+        f"below training's {100 * last['train_accuracy']:.1f}% (measured with dropout on), "
+        f"though the training loss {last['loss']:.3g} is still far from 0", "the network "
+        "does not even fit its training data, and does worse with all its units on than "
+        "with dropout: dropout in every layer of a deep, narrow network changes each "
+        "layer's input too much between training and use",
+        [change(dropout=0), change(dropout=round(run["dropout"] / 3, 2))])]
 
 
 def too_narrow(history, run):
@@ -1105,21 +1129,12 @@ def fitting(history, run):
             f"fell from {history[best]['loss']:.3g} to {last['loss']:.3g}", MEMORISING,
             regularisers(run)))
     elif not regression and gap > MEMORISING_GAP and \
-            gap > first["train_accuracy"] - first["val_accuracy"]:
-        if first.get("chance_loss") is None or last["loss"] < first["chance_loss"] / 4:
-            found.append(finding(
-                "memorising", f"training accuracy {100 * last['train_accuracy']:.1f}% but "
-                f"validation {100 * last['val_accuracy']:.1f}%, and the gap is growing",
-                MEMORISING, regularisers(run)))
-        elif run.get("dropout", 0) > 0:
-            found.append(finding(
-                "dropout too strong", f"validation accuracy {100 * last['val_accuracy']:.1f}% "
-                f"is below training's {100 * last['train_accuracy']:.1f}% (measured with "
-                f"dropout on), though the training loss {last['loss']:.3g} is still far from 0",
-                "the network does not even fit its training data, and does worse with all its "
-                "units on than with dropout: dropout in every layer of a deep, narrow network "
-                "changes each layer's input too much between training and use",
-                [change(dropout=0), change(dropout=round(run["dropout"] / 3, 2))]))
+            gap > first["train_accuracy"] - first["val_accuracy"] and \
+            (first.get("chance_loss") is None or last["loss"] < first["chance_loss"] / 4):
+        found.append(finding(
+            "memorising", f"training accuracy {100 * last['train_accuracy']:.1f}% but "
+            f"validation {100 * last['val_accuracy']:.1f}%, and the gap is growing",
+            MEMORISING, regularisers(run)))
     if len(history) >= 4 and best <= len(history) - 3 and not run.get("keep_best") and (
             (regression and found) or (not regression and accuracies[-1] < accuracies[best] - 0.005)):
         found.append(finding(
@@ -1145,8 +1160,8 @@ def regularisers(run):
     """Remedies for memorising that the run does not use yet, strongest first."""
     remedies = []
     if not run.get("augment"):
-        remedies.append({"say": "augment=a function that varies each batch (shifts, small "
-                                "turns, noise)", "set": {"augment": True}})
+        remedies.append(advice("augment=a function that varies each batch (shifts, small "
+                               "turns, noise)", setting="augment"))
     if run.get("dropout", 0) < 0.5:
         remedies.append(change(dropout=0.3 if run.get("dropout", 0) < 0.3 else 0.5))
     if not run.get("keep_best"):

@@ -734,7 +734,8 @@ def test_the_advice_never_prescribes_what_is_already_on():
     params = nn.init_params([20, 256, 256, 3], rng=np.random.default_rng(0))
     history = nn.train(params, X[:10], labels[:10], epochs=60, lr=1e-3, optimizer="adam",
                        batch_size=10, X_val=X[20:], targets_val=labels[20:])
-    assert remedies(history, "memorising")[:3] == [{"augment": True}, {"dropout": 0.3},
+    assert nn.diagnose(history)[0]["remedies"][0]["setting"] == "augment"   # a function
+    assert remedies(history, "memorising")[:3] == [None, {"dropout": 0.3},
                                                    {"keep_best": True}]
 
 
@@ -849,6 +850,35 @@ def test_a_network_too_small_for_the_task_is_named_underfitting():
     history = [{"epoch": e, "loss": 0.8, "train_accuracy": 0.95, "val_accuracy": 0.6,
                 "val_loss": 1.0, "layers": layers, "chance_loss": math.log(3)} for e in (1, 2)]
     assert "underfitting" not in checks(history)     # fits training, not validation: no
+
+
+def test_every_remedy_that_sets_a_value_is_one_train_or_init_params_accepts():
+    """The doctor's "set" remedies on seven broken runs, each applied to a one-epoch run:
+    no setting train() or init_params() would refuse, such as augment=True."""
+    X, labels = scaled_blobs(n_classes=10)
+    runs = [([20, 4, 10], {"lr": 0.003, "optimizer": "adam"}),
+            ([20, 64, 10], {"lr": 0.05, "optimizer": "adam", "activation": "tanh"}),
+            ([20, 64, 10], {"lr": 1e-4, "momentum": 0.0}),
+            ([20, 64, 10], {"lr": 0.01, "batch_size": 1000}),
+            ([20, 64, 10], {"lr": 0.01, "optimizer": "adam", "weight_decay": 3}),
+            ([20, 64, 64, 10], {"lr": 0.003, "optimizer": "adam", "dropout": 0.8}),
+            ([20, 256, 10], {"lr": 1e-3, "optimizer": "adam", "batch_size": 10, "epochs": 40})]
+    tried = 0
+    for sizes, settings in runs:
+        n = 20 if "epochs" in settings else 2000
+        settings = {"epochs": 5, **settings}
+        history = nn.train(nn.init_params(sizes, rng=0), X[:n], labels[:n], X_val=X[2000:],
+                           targets_val=labels[2000:], rng=1, **settings)
+        for found in nn.diagnose(history):
+            for remedy in found["remedies"]:
+                if "set" in remedy:
+                    changed = {**settings, "epochs": 1, **remedy["set"]}
+                    init = {key: changed.pop(key) for key in ("sizes", "init") if key in changed}
+                    params = nn.init_params(init.pop("sizes", sizes), rng=0, **init)
+                    nn.train(params, X[:n], labels[:n], X_val=X[2000:], targets_val=labels[2000:],
+                             **changed)
+                    tried += 1
+    assert tried >= 10
 
 
 def noisy_line(n, seed, scale=1.0):
@@ -1879,7 +1909,7 @@ def test_the_doctor_speaks_in_flags(tiny_run, capsys):
     args = mnist.parse_args(["--augment", "none"])
     assert mnist.as_flags(nn.change(lr=0.0003), args) == "--lr 0.0003"
     assert mnist.as_flags(nn.change(keep_best=True), args) == "--keep-best"
-    assert mnist.as_flags({"say": "x", "set": {"augment": True}}, args) == "--augment shift"
+    assert mnist.as_flags(nn.advice("augment=...", setting="augment"), args) == "--augment shift"
     assert mnist.as_flags(nn.change(activation="relu", init="he"), args) == "--activation relu"
     assert mnist.as_flags(nn.change(sizes=[784, 64, 32, 10]), args) == "--hidden 64,32"
     assert mnist.as_flags(nn.advice("more data"), args) == "more data"
