@@ -111,10 +111,12 @@ def main(argv=None):
 
 
 def training_settings(args):
-    """nn.train's settings from the command line's."""
-    names = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-             "activation", "dropout", "schedule", "final_lr", "keep_best", "patience")
-    return {name: getattr(args, name) for name in names}
+    """nn.train's settings from the command line's: --momentum is SGD's momentum, or
+    Adam's beta1 (the decay of its running mean of the gradients)."""
+    names = ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "activation",
+             "dropout", "schedule", "final_lr", "keep_best", "patience")
+    return {name: getattr(args, name) for name in names} | \
+        {"momentum" if args.optimizer == "sgd" else "beta1": args.momentum}
 
 
 # ---------------------------------------------------------------- data

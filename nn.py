@@ -98,7 +98,7 @@ def init_params(sizes, rng=None, dtype=np.float32, init="he"):
     rng is a np.random.Generator or an int seed; None means seed 0, so results repeat.
     """
     check_init(sizes, init, dtype)
-    rng = as_generator(rng)
+    rng = check_rng(rng)
     params = {}
     for i in range(1, len(sizes)):
         fan_in, fan_out = sizes[i - 1], sizes[i]
@@ -133,11 +133,9 @@ def dropout_keep(shape, drop, rng):
 
     forward() multiplies the kept activations by 1 / (1 - drop), so the expected
     activation is unchanged and nothing needs rescaling when dropout is off at evaluation.
-    Each unit draws 16 random bits, a uniform whole number u in [0, 65536), and is kept if
-    u >= 65536 * drop (rounded): 1 - drop to within 1 / 131072, and half the work of a
-    uniform float.
+    (train() draws its masks with dropout_keep_fast, in the appendix: the same odds.)
     """
-    return rng.integers(0, 1 << 16, shape, dtype=np.uint16) >= round(drop * (1 << 16))
+    return rng.random(shape) >= drop
 
 
 # ---------------------------------------------------------------- losses
@@ -215,13 +213,18 @@ LOSSES = {
 
 # ---------------------------------------------------------------- the network
 
-def forward(params, X, activation, dropout=0.0, rng=None):
+def count_layers(params):
+    """L, the number of layers: params holds W1, b1, ..., WL, bL."""
+    return len(params) // 2
+
+
+def forward(params, X, activation, dropout=0.0, rng=None, keep=dropout_keep):
     """Run the network on a batch: (logits, cache).
 
     Hidden layer i:  z{i} = a{i-1} @ W{i} + b{i},  a{i} = activation(z{i})   (a0 = X)
     Last layer L:    logits = a{L-1} @ W{L} + b{L}   (linear; the loss adds softmax)
     With dropout > 0 (training only), each hidden a{i} keeps a random (1 - dropout) share
-    of its units, scaled by 1 / (1 - dropout), with masks drawn from rng.
+    of its units, scaled by 1 / (1 - dropout), with masks keep(shape, dropout, rng).
     X (N, D) -> logits (N, C). The cache keeps what backward() needs.
     """
     X, n_layers = check_batch(params, X, activation, dropout, rng)
@@ -232,10 +235,10 @@ def forward(params, X, activation, dropout=0.0, rng=None):
         z = dense(a, params[f"W{i}"], params[f"b{i}"])                # (N, H_i)
         a = f(z)                                                       # (N, H_i)
         if dropout > 0:
-            keep = dropout_keep(a.shape, dropout, rng)                 # (N, H_i) bool
-            a *= keep
+            kept = keep(a.shape, dropout, rng)                         # (N, H_i) bool
+            a *= kept
             a *= 1 / (1 - dropout)
-            cache[f"keep{i}"] = keep
+            cache[f"keep{i}"] = kept
         cache[f"z{i}"], cache[f"a{i}"] = z, a
     logits = dense(a, params[f"W{n_layers}"], params[f"b{n_layers}"])  # (N, C)
     return logits, cache
@@ -251,7 +254,7 @@ def backward(params, cache, dlogits):
     dL/dX is never needed, so the first layer skips it (a third of its backward work).
     """
     f_backward = ACTIVATIONS[cache["activation"]][1]
-    n_layers = len(params) // 2
+    n_layers = count_layers(params)
     grads = {}
     dz = check_logits(dlogits)                       # a list becomes an array, as in forward
     for i in range(n_layers, 0, -1):
@@ -267,10 +270,10 @@ def backward(params, cache, dlogits):
 
 # ---------------------------------------------------------------- optimizers
 # An optimizer step changes params in place, using grads from backward(). What it must
-# remember between steps (velocities, running means) lives in `state`, a dict that starts
-# empty and is filled on the first step. Each step is written as its paper writes it, as
-# an update of one parameter array; in_slices() (appendix: running fast) applies it a
-# cache-sized slice at a time, which does the same arithmetic in less time.
+# remember between steps (the step count t, velocities, running means) lives in `state`,
+# a dict that starts empty and is filled on the first step. Each step is written as its
+# paper writes it, on whole arrays. (train() runs sgd_step_fast and adam_step_fast, in the
+# appendix: the same arithmetic in fewer passes over memory; a test pins them to these.)
 #
 # Weight decay shrinks each weight matrix W towards zero, W = W - lr * weight_decay * W,
 # apart from the gradient step ("decoupled", as in AdamW: Loshchilov & Hutter, 2019).
@@ -287,21 +290,20 @@ def sgd_step(params, grads, state, lr, momentum=0.0, nesterov=False, weight_deca
         P = P - lr * (g + momentum * v)      Nesterov: a look ahead along v
     With momentum = 0 this is plain SGD, P = P - lr * g. Weight decay: see above.
     """
-    t = check_step(params, grads, state, lr, weight_decay, momentum=momentum)
-
-    def update(P, g, v):
-        v[:] = momentum * v + g
+    check_step(params, grads, state, lr, weight_decay, momentum=momentum)
+    state["t"] = state.get("t", 0) + 1
+    for key, P in params.items():
+        g = grads[key]
+        if key not in state:
+            state[key] = {"v": np.zeros_like(P)}
+        v = momentum * state[key]["v"] + g
+        state[key]["v"] = v                          # remembered for the next step
+        if weight_decay and key.startswith("W"):
+            P *= 1 - lr * weight_decay
         if nesterov:
             P -= lr * (g + momentum * v)
         else:
             P -= lr * v
-
-    for key, P in params.items():
-        if key not in state:
-            state[key] = {"v": np.zeros_like(P)}
-        if weight_decay and key.startswith("W"):
-            P *= 1 - lr * weight_decay
-        in_slices(update, P, grads[key], state[key]["v"], step=t)
 
 
 def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
@@ -315,21 +317,20 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight
         P = P - lr * m_hat / (sqrt(s_hat) + eps)
     Weight decay: see above.
     """
-    t = check_step(params, grads, state, lr, weight_decay, beta1=beta1, beta2=beta2, eps=eps)
-
-    def update(P, g, m, s):
-        m[:] = beta1 * m + (1 - beta1) * g
-        s[:] = beta2 * s + (1 - beta2) * g**2
-        m_hat = m / (1 - beta1**t)
-        s_hat = s / (1 - beta2**t)
-        P -= lr * m_hat / (np.sqrt(s_hat) + eps)
-
+    check_step(params, grads, state, lr, weight_decay, beta1=beta1, beta2=beta2, eps=eps)
+    state["t"] = t = state.get("t", 0) + 1
     for key, P in params.items():
+        g = grads[key]
         if key not in state:
             state[key] = {"m": np.zeros_like(P), "s": np.zeros_like(P)}
+        m = beta1 * state[key]["m"] + (1 - beta1) * g
+        s = beta2 * state[key]["s"] + (1 - beta2) * g**2
+        state[key]["m"], state[key]["s"] = m, s      # remembered for the next step
+        m_hat = m / (1 - beta1**t)
+        s_hat = s / (1 - beta2**t)
         if weight_decay and key.startswith("W"):
             P *= 1 - lr * weight_decay
-        in_slices(update, P, grads[key], state[key]["m"], state[key]["s"], step=t)
+        P -= lr * m_hat / (np.sqrt(s_hat) + eps)
 
 
 OPTIMIZERS = {"sgd": sgd_step, "adam": adam_step}
@@ -356,19 +357,45 @@ def scheduled_lr(lr, step, total_steps, schedule="constant", final_lr=0.0):
 
 # ---------------------------------------------------------------- training
 
+def evaluate(params, X, targets, loss="cross_entropy", *, activation, batch_size=1000):
+    """(mean loss, accuracy) on X, dropout off, batch_size rows at a time; accuracy is None
+    for mse (regression has no classes). Draws no random numbers."""
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("loss", loss, LOSSES)
+    check_params(params)
+    check_whole("batch_size", batch_size, 1)
+    X, targets = check_dataset(params, X, targets, loss, "evaluation")
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(X), batch_size):
+        X_batch, targets_batch = X[start:start + batch_size], targets[start:start + batch_size]
+        logits, _ = forward(params, X_batch, activation)
+        total_loss += LOSSES[loss](logits, targets_batch)[0] * len(X_batch)
+        correct += count_correct(logits, targets_batch, loss)
+    return total_loss / len(X), (None if loss == "mse" else correct / len(X))
+
+
+def count_correct(logits, targets, loss):
+    """How many rows of logits predict their target's class (0 for the mse loss)."""
+    if loss == "cross_entropy":
+        return int((logits.argmax(axis=1) == targets).sum())
+    if loss == "binary_cross_entropy":
+        return int(((logits[:, 0] > 0) == (np.reshape(targets, -1) > 0.5)).sum())
+    return 0
+
+
 def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd",
-          momentum=None, nesterov=None, weight_decay=0.0, loss="cross_entropy",
+          momentum=None, nesterov=None, beta1=None, weight_decay=0.0, loss="cross_entropy",
           activation="relu", dropout=0.0, schedule="constant", final_lr=0.0,
           X_val=None, targets_val=None, rng=None, augment=None, on_epoch=None,
-          should_stop=None, keep_best=False, patience=None):
+          should_stop=None, keep_best=False, patience=None, plain=False):
     """Train params in place by minibatch gradient descent; return the history.
 
     Each epoch visits the samples of X (N, D) in a new random order, batch_size at a time,
     and on each batch runs the four steps: forward, loss, backward, optimizer step.
         targets      class labels (N,) for loss="cross_entropy", 0/1 labels (N,) for
                      "binary_cross_entropy" (one output), values (N, K) for "mse"
-        optimizer    "sgd" or "adam"; momentum (default 0.9) is SGD's velocity decay and
-                     Adam's beta1; nesterov is SGD's alone; weight_decay: decoupled
+        optimizer    "sgd", with momentum (default 0.9) and nesterov; or "adam", with
+                     beta1 (default 0.9); weight_decay: decoupled, for both
         lr           the learning rate, moved by `schedule` ("constant", "linear",
                      "cosine") towards final_lr, batch by batch (see scheduled_lr)
         dropout      the probability of zeroing each hidden unit while training
@@ -381,48 +408,50 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
         keep_best    end with the parameters of the epoch with the lowest validation loss
         patience     stop after this many epochs without a lower validation loss (early
                      stopping; Keras' EarlyStopping with restore_best_weights is both)
+        plain        step with sgd_step and adam_step and draw masks with dropout_keep,
+                     as written above, not with their fast twins (the appendix)
     history: one record per complete epoch (see end_epoch: losses, accuracies, the
     learning rate, the time, each layer's health, and best_epoch, the epoch of the lowest
     validation loss so far); the last record says why training ended ("stopped": "all
     epochs", "patience", "asked") and, with keep_best, which epoch's parameters were kept
     ("kept_epoch"). A loss that turns NaN, infinite or 100 times its start ends training
-    with a FloatingPointError that says what to try.
+    with a FloatingPointError that says what to try: the doctor watches every batch.
     """
     settings = {"loss": loss, "activation": activation, "optimizer": optimizer,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "schedule": schedule,
                 "final_lr": final_lr, "momentum": momentum, "nesterov": nesterov,
-                "weight_decay": weight_decay, "dropout": dropout, "augment": augment,
-                "keep_best": keep_best, "patience": patience}
+                "beta1": beta1, "weight_decay": weight_decay, "dropout": dropout,
+                "augment": augment, "keep_best": keep_best, "patience": patience}
     X, targets, X_val, targets_val = check_training(params, X, targets, X_val, targets_val,
                                                     settings, on_epoch, should_stop)
-    rng = as_generator(rng)
-    momentum = 0.9 if momentum is None else momentum          # SGD's momentum, Adam's beta1
-    step_settings = {"momentum": momentum, "nesterov": bool(nesterov)} if optimizer == "sgd" \
-        else {"beta1": momentum}
-    loss_fn, step_fn = LOSSES[loss], OPTIMIZERS[optimizer]
-    batches = math.ceil(len(X) / batch_size)
-    state, history = {}, []
-    watch = new_watch(params, loss, batches, run_settings(params, targets, targets_val, settings))
+    rng = check_rng(rng)
+    if optimizer == "sgd":
+        step_settings = {"momentum": 0.9 if momentum is None else momentum,
+                         "nesterov": bool(nesterov)}
+    else:
+        step_settings = {"beta1": 0.9 if beta1 is None else beta1}
+    step_fn = OPTIMIZERS[optimizer] if plain else FAST_OPTIMIZERS[optimizer]
+    keep = dropout_keep if plain else dropout_keep_fast
+    loss_fn, batches = LOSSES[loss], math.ceil(len(X) / batch_size)
+    state, history, stopped = {}, [], "all epochs"
     best = {"epoch": 0, "val_loss": math.inf, "params": None}
-    stopped = "all epochs"
+    watch = new_watch(params, targets, targets_val, batches, settings)    # the doctor's notes
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(X))
         for b, start in enumerate(range(0, len(X), batch_size)):
             batch = order[start:start + batch_size]
             X_batch, targets_batch = X[batch], targets[batch]      # the only copy: one batch
             if augment is not None:
-                X_batch = augmented(augment, X_batch, rng)
-            with np.errstate(over="ignore", invalid="ignore"):    # overflow: see check_loss
-                logits, cache = forward(params, X_batch, activation, dropout, rng)   # 1
-                batch_loss, dlogits = loss_fn(logits, targets_batch)                 # 2
-            check_loss(watch, batch_loss, logits, epoch, b + 1, lr)
-            grads = backward(params, cache, dlogits)                                 # 3
+                X_batch = check_augmented(augment(X_batch, rng), X_batch)
             lr_now = scheduled_lr(lr, (epoch - 1) * batches + b, epochs * batches,
                                   schedule, final_lr)
-            before = watch_before_step(watch, params, b)
+            with np.errstate(over="ignore", invalid="ignore"):    # a blow-up: the doctor's
+                logits, cache = forward(params, X_batch, activation, dropout, rng, keep)  # 1
+                batch_loss, dlogits = loss_fn(logits, targets_batch)                      # 2
+                grads = backward(params, cache, dlogits)                                  # 3
+            watch_batch(watch, params, grads, cache, batch_loss, logits, targets_batch,
+                        epoch, b, lr)                          # the doctor sees the batch
             step_fn(params, grads, state, lr_now, weight_decay=weight_decay, **step_settings)  # 4
-            watch_after_step(watch, before, params, grads, cache, batch_loss, logits,
-                             targets_batch)
             if should_stop is not None and should_stop():
                 stopped = "asked"
                 break
@@ -431,10 +460,9 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
         validation = evaluate(params, X_val, targets_val, loss, activation=activation) \
             if X_val is not None else (None, None)
         if validation[0] is not None and validation[0] < best["val_loss"]:
-            best = {"epoch": epoch, "val_loss": validation[0],
-                    "params": copy_params(params) if keep_best else None}
-        history.append(end_epoch(watch, params, activation, epoch, lr_now, validation,
-                                 best["epoch"]))
+            best = {"epoch": epoch, "val_loss": validation[0], "params":
+                    {key: P.copy() for key, P in params.items()} if keep_best else None}
+        history.append(end_epoch(watch, params, epoch, lr_now, validation, best["epoch"]))
         if on_epoch is not None:
             on_epoch(history[-1])
         if patience is not None and epoch - best["epoch"] >= patience:
@@ -489,32 +517,6 @@ def accuracy(labels, predictions):
     if labels.size == 0:
         raise ValueError("accuracy of no predictions at all: the arrays are empty")
     return float((labels == predictions).mean())
-
-
-def evaluate(params, X, targets, loss="cross_entropy", *, activation, batch_size=1000):
-    """(mean loss, accuracy) on X, dropout off, batch_size rows at a time; accuracy is None
-    for mse (regression has no classes). Draws no random numbers."""
-    check_choice("activation", activation, ACTIVATIONS)
-    check_choice("loss", loss, LOSSES)
-    check_params(params)
-    check_whole("batch_size", batch_size, 1)
-    X, targets = check_dataset(params, X, targets, loss, "evaluation")
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(X), batch_size):
-        X_batch, targets_batch = X[start:start + batch_size], targets[start:start + batch_size]
-        logits, _ = forward(params, X_batch, activation)
-        total_loss += LOSSES[loss](logits, targets_batch)[0] * len(X_batch)
-        correct += count_correct(logits, targets_batch, loss)
-    return total_loss / len(X), (None if loss == "mse" else correct / len(X))
-
-
-def count_correct(logits, targets, loss):
-    """How many rows of logits predict their target's class (0 for the mse loss)."""
-    if loss == "cross_entropy":
-        return int((logits.argmax(axis=1) == targets).sum())
-    if loss == "binary_cross_entropy":
-        return int(((logits[:, 0] > 0) == (np.reshape(targets, -1) > 0.5)).sum())
-    return 0
 
 
 def confusion_matrix(labels, predictions, n_classes):
@@ -643,26 +645,72 @@ MIN_STEPS, STILL_FALLING = 500, 0.05
 TARGET_SCALE = 10
 
 
-def new_watch(params, loss, batches_per_epoch, settings):
-    """The notes train() keeps on a run: the epoch's sums, which start_epoch() zeroes."""
-    return start_epoch({"loss": loss, "every": max(1, batches_per_epoch // WATCHED_BATCHES),
-                        "reference": None, "settings": settings,
-                        "initial_weight_rms": [rms(params[f"W{i}"])
-                                               for i in range(1, len(params) // 2 + 1)]}, params)
+def new_watch(params, targets, targets_val, batches_per_epoch, settings):
+    """The notes train() keeps on a run for the doctor: the run's settings (see
+    run_settings), the size of each W before any step, and the epoch's sums, which
+    start_epoch() zeroes."""
+    watch = {"loss": settings["loss"], "activation": settings["activation"],
+             "every": max(1, batches_per_epoch // WATCHED_BATCHES), "reference": None,
+             "settings": run_settings(params, targets, targets_val, settings),
+             "initial_weight_rms": [rms(params[f"W{i}"]) for i in range(1, count_layers(params) + 1)]}
+    return start_epoch(watch, params)
 
 
 def start_epoch(watch, params):
     """watch, with the epoch's sums zeroed and its clock started."""
-    hidden = [params[f"W{i}"].shape[1] for i in range(1, len(params) // 2)]
+    hidden = [params[f"W{i}"].shape[1] for i in range(1, count_layers(params))]
     watch.update({"started": time.perf_counter(), "samples": 0, "total_loss": 0.0,
-                  "correct": 0, "batches": 0, "watched_samples": 0,
+                  "correct": 0, "batches": 0, "steps": 0, "watched_samples": 0,
+                  "before_step": None,
                   "grad_rms": np.zeros(len(hidden) + 1), "update_ratio": np.zeros(len(hidden) + 1),
                   "fired": [np.zeros(h, dtype=bool) for h in hidden],
                   "saturated": [np.zeros(h, dtype=np.int64) for h in hidden]})
     return watch
 
 
-def check_loss(watch, batch_loss, logits, epoch, batch, lr):
+def watch_batch(watch, params, grads, cache, batch_loss, logits, targets, epoch, batch, lr):
+    """The doctor's look at a batch, between backward() and the optimizer step: stop a
+    run whose loss diverged (check_divergence); add the batch's loss and right answers
+    to the epoch's sums; and on every watch["every"]-th batch, each layer's rms(dW), the
+    units that fired (z > 0 on some sample: relu units that never fire are dead), the
+    samples that put each unit at a flat end (sigmoid, tanh), and a copy of the watched
+    entries of each W, whose change the next look (or end_epoch) measures: the step
+    actually taken, momentum's and Adam's included."""
+    check_divergence(watch, batch_loss, logits, epoch, batch + 1, lr)
+    measure_step(watch, params)
+    watch["samples"] += len(logits)
+    watch["total_loss"] += batch_loss * len(logits)
+    watch["correct"] += count_correct(logits, targets, watch["loss"])
+    if batch % watch["every"]:
+        return
+    watch["batches"] += 1
+    watch["watched_samples"] += len(logits)
+    n_layers = count_layers(params)
+    for i in range(1, n_layers + 1):
+        watch["grad_rms"][i - 1] += rms(watched_entries(grads[f"W{i}"]))
+    for i in range(1, n_layers):
+        z = cache[f"z{i}"]                                            # (N, H_i)
+        watch["fired"][i - 1] |= z.max(axis=0) > 0
+        if cache["activation"] in SATURATED_Z:
+            watch["saturated"][i - 1] += (np.abs(z) > SATURATED_Z[cache["activation"]]).sum(axis=0)
+    watch["before_step"] = [watched_entries(params[f"W{i}"]).copy()
+                            for i in range(1, n_layers + 1)]
+
+
+def measure_step(watch, params):
+    """Add rms(change) / rms(W) of each layer to the epoch's sums, if a watched batch left
+    a copy of the weights from before its step."""
+    if watch["before_step"] is None:
+        return
+    for i, weights_before in enumerate(watch["before_step"], start=1):
+        weight_rms = rms(weights_before)
+        weights_before -= watched_entries(params[f"W{i}"])          # minus the step taken
+        watch["update_ratio"][i - 1] += rms(weights_before) / max(weight_rms, 1e-30)
+    watch["steps"] += 1
+    watch["before_step"] = None
+
+
+def check_divergence(watch, batch_loss, logits, epoch, batch, lr):
     """Raise a FloatingPointError that says what to try if batch_loss is NaN, infinite or
     DIVERGED_FACTOR times the reference, which the first call sets."""
     if watch["reference"] is None:
@@ -700,10 +748,10 @@ def run_settings(params, targets, targets_val, settings):
     settings, whether it augmented, the layer sizes, the samples (for the steps a run
     takes), and for mse the targets' mean and std, and the validation loss of always
     predicting the training targets' mean (the baseline a regression must beat)."""
-    n_layers = len(params) // 2
     run = dict(settings, augment=settings["augment"] is not None, nesterov=bool(settings["nesterov"]),
                momentum=0.9 if settings["momentum"] is None else settings["momentum"],
-               sizes=[params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)],
+               beta1=0.9 if settings["beta1"] is None else settings["beta1"],
+               sizes=layer_sizes(params),
                samples=len(targets))
     if settings["loss"] == "mse":
         mean = np.mean(targets, axis=0)
@@ -713,39 +761,7 @@ def run_settings(params, targets, targets_val, settings):
     return run
 
 
-def watch_before_step(watch, params, batch):
-    """On a watched batch, a copy of the watched entries of each W{i}, for the change the
-    step makes; None on the others."""
-    if batch % watch["every"]:
-        return None
-    return [watched_entries(params[f"W{i}"]).copy() for i in range(1, len(params) // 2 + 1)]
-
-
-def watch_after_step(watch, before, params, grads, cache, batch_loss, logits, targets):
-    """Add a step to the epoch's sums: its loss and right answers, and on a watched batch
-    every layer's rms(dW), rms(change) / rms(W) (measured: momentum and Adam change the
-    step), the units that fired (z > 0 on some sample: relu units that never fire are
-    dead) and the samples that put each unit at a flat end (sigmoid, tanh)."""
-    watch["samples"] += len(logits)
-    watch["total_loss"] += batch_loss * len(logits)
-    watch["correct"] += count_correct(logits, targets, watch["loss"])
-    if before is None:
-        return
-    watch["batches"] += 1
-    watch["watched_samples"] += len(logits)
-    for i, weights_before in enumerate(before, start=1):
-        watch["grad_rms"][i - 1] += rms(watched_entries(grads[f"W{i}"]))
-        weight_rms = rms(weights_before)
-        weights_before -= watched_entries(params[f"W{i}"])          # minus the step taken
-        watch["update_ratio"][i - 1] += rms(weights_before) / max(weight_rms, 1e-30)
-    for i in range(1, len(before)):
-        z = cache[f"z{i}"]                                            # (N, H_i)
-        watch["fired"][i - 1] |= z.max(axis=0) > 0
-        if cache["activation"] in SATURATED_Z:
-            watch["saturated"][i - 1] += (np.abs(z) > SATURATED_Z[cache["activation"]]).sum(axis=0)
-
-
-def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
+def end_epoch(watch, params, epoch, lr, validation, best_epoch):
     """The history's record of an epoch, from the watch's sums (which start again): the
     epoch; loss and train_accuracy, as the batches were trained (dropout on; accuracy None
     for mse); val_loss and val_accuracy, or None; best_epoch, that of the lowest val_loss
@@ -753,10 +769,12 @@ def end_epoch(watch, params, activation, epoch, lr, validation, best_epoch):
     update_ratio, and dead (relu) or saturated (sigmoid, tanh) share of units, else None.
     The first record also holds initial_loss (before any step), chance_loss,
     initial_weight_rms (each W's before any step) and settings (see run_settings)."""
-    seconds, n_layers = time.perf_counter() - watch["started"], len(params) // 2
+    measure_step(watch, params)                          # the epoch's last watched step
+    seconds, n_layers = time.perf_counter() - watch["started"], count_layers(params)
+    activation = watch["activation"]
     layers = [{"layer": i, "weight_rms": rms(params[f"W{i}"]),
                "grad_rms": float(watch["grad_rms"][i - 1] / watch["batches"]),
-               "update_ratio": float(watch["update_ratio"][i - 1] / watch["batches"]),
+               "update_ratio": float(watch["update_ratio"][i - 1] / max(watch["steps"], 1)),
                "dead": 1 - float(watch["fired"][i - 1].mean())
                if i < n_layers and activation == "relu" else None,
                "saturated": float((watch["saturated"][i - 1] > watch["watched_samples"] / 2).mean())
@@ -1170,7 +1188,7 @@ def regularisers(run):
 
 
 def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samples=50,
-                 steps=150, optimizer="adam", lr=1e-3, momentum=None, rng=None):
+                 steps=150, optimizer="adam", lr=1e-3, momentum=None, beta1=None, rng=None):
     """Checks to run before a long training, on copies (params are left as they were): a
     list of {"check", "passed", "seen"}, and for a failed one its likely "cause" and
     "remedies" (as a finding's). From Karpathy's recipe ("verify loss @ init", "overfit
@@ -1178,7 +1196,7 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
         loss at start  the loss at initialisation is within 3x of chance_loss(), ln(C)
         overfit        n_samples samples learned to 100% accuracy (mse: to 1% of their
                        starting loss) in at most `steps` full-batch steps of the run's
-                       own optimizer, lr and momentum (Adam's beta1), as train() takes them;
+                       own optimizer, lr, and momentum or beta1, as train() takes them;
                        healthy setups take 5 to 100 (on MNIST: Adam 8, SGD 12 to 29,
                        sigmoid with SGD 103), one with its rate 100x too low about 300
         uses inputs    the same training on all-zero inputs ends at twice the loss or more
@@ -1188,13 +1206,10 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
     check_choice("loss", loss, LOSSES)
     check_choice("optimizer", optimizer, OPTIMIZERS)
     n_layers = check_params(params)
-    momentum = 0.9 if momentum is None else momentum
-    check_fraction("momentum", momentum)
-    if not (is_number(lr) and lr > 0):
-        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    settings = optimizer_settings(optimizer, momentum, None, beta1)
+    check_rate("lr", lr)
     X, targets = check_dataset(params, X, targets, loss, "sanity check")
-    settings = {"momentum": momentum} if optimizer == "sgd" else {"beta1": momentum}
-    chosen = as_generator(rng).choice(len(X), size=min(n_samples, len(X)), replace=False)
+    chosen = check_rng(rng).choice(len(X), size=min(n_samples, len(X)), replace=False)
     X_small, targets_small = X[chosen], targets[chosen]
     results = []
 
@@ -1256,11 +1271,13 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
 
 
 def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="sgd",
-            momentum=None, batch_size=128, start_lr=1e-6, end_lr=10.0, steps=100, rng=None):
+            momentum=None, beta1=None, batch_size=128, start_lr=1e-6, end_lr=10.0, steps=100,
+            rng=None):
     """The learning-rate range test (Smith, 2017): a learning rate to start from.
 
-    On a copy of params, `steps` training steps with the optimizer and momentum train()
-    will use (momentum 0.9 moves SGD about 10x further a step than none), the rate growing
+    On a copy of params, `steps` training steps with the optimizer and its momentum or
+    beta1 as train() will use them (momentum 0.9 moves SGD about 10x further a step than
+    none), the rate growing
     by one factor a step from start_lr to end_lr, until the loss blows up to 4x its lowest.
     The losses are smoothed by an exponential moving average (0.98, bias-corrected, as
     fast.ai's lr_find does); the suggestion is the rate where the smoothed loss was lowest
@@ -1275,13 +1292,11 @@ def find_lr(params, X, targets, loss="cross_entropy", *, activation, optimizer="
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_params(params)
     check_whole("steps", steps, 2)
-    momentum = 0.9 if momentum is None else momentum
-    check_fraction("momentum", momentum)
+    settings = optimizer_settings(optimizer, momentum, None, beta1)
     if not (is_number(start_lr) and is_number(end_lr) and 0 < start_lr < end_lr):
         raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     X, targets = check_dataset(params, X, targets, loss, "range test")
-    rng, copy, state = as_generator(rng), copy_params(params), {}
-    settings = {"momentum": momentum} if optimizer == "sgd" else {"beta1": momentum}
+    rng, copy, state = check_rng(rng), copy_params(params), {}
     growth = (end_lr / start_lr) ** (1 / (steps - 1))
     lrs, smoothed, average, order = [], [], 0.0, rng.permutation(len(X))
     for step in range(steps):
@@ -1427,10 +1442,15 @@ def write_atomically(path, write, check=None):
 
 
 # ---------------------------------------------------------------- running fast
-# The optimizers' updates work entry by entry, a handful of passes over arrays as large as
-# the weights. A 784 x 576 float32 matrix is 1.8 MB, more than a core's cache, so each
-# pass over the whole of it goes out to memory and back; on slices of BLOCK entries, the
-# arrays an update touches stay in the cache for all of its passes.
+# Faster twins of the heart's optimizers and dropout mask, which train() runs unless told
+# plain=True. Each does what its plain version does (test_nn.py pins them together): the
+# same arithmetic in fewer passes over memory.
+#
+# The optimizers work entry by entry, a handful of passes over arrays as large as the
+# weights. A 784 x 576 float32 matrix is 1.8 MB, more than a core's cache, so each pass
+# over the whole of it goes out to memory and back; on slices of BLOCK entries, the arrays
+# an update touches stay in the cache for all of its passes, and each pass writes into
+# the slice itself or one scratch buffer, never into a new array.
 # Numbers below 1.2e-38 ("denormals") cost the CPU 10 to 50 times longer an operation. A
 # running average whose gradient stays 0 (a pixel never inked) shrinks by its factor every
 # step and reaches them within a few hundred steps, so every FLUSH_EVERY steps the
@@ -1441,19 +1461,88 @@ FLUSH_EVERY = 100
 TINY = 1e-30
 
 
-def in_slices(update, P, g, *averages, step):
-    """update(P, g, *averages) on matching slices of BLOCK entries of the arrays (views:
-    what update writes reaches P and the averages); on every FLUSH_EVERY-th step, then,
-    the averages' entries below TINY set to 0."""
-    pieces = [(P, g) + averages]
-    if P.size > BLOCK and all(array.flags.c_contiguous for array in pieces[0]):
-        flat = [array.reshape(-1) for array in pieces[0]]
-        pieces = [[array[start:start + BLOCK] for array in flat]
-                  for start in range(0, P.size, BLOCK)]
-    for piece in pieces:
-        update(*piece)
-        for average in piece[2:] if step % FLUSH_EVERY == 0 else []:
+def sgd_step_fast(params, grads, state, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    """sgd_step, in place, slice by slice: v = momentum * v + g; P -= lr * v (Nesterov:
+    P -= lr * (g + momentum * v)), the same operations in the same order."""
+    check_step(params, grads, state, lr, weight_decay, momentum=momentum)
+    state["t"] = t = state.get("t", 0) + 1
+    for key, P in params.items():
+        if key not in state:
+            state[key] = {"v": np.zeros_like(P)}
+        if weight_decay and key.startswith("W"):
+            P *= 1 - lr * weight_decay
+        for P_, g, v, scratch in in_slices(P, grads[key], state[key]["v"]):
+            v *= momentum
+            v += g
+            if nesterov:
+                np.multiply(v, momentum, out=scratch)
+                scratch += g
+                scratch *= lr
+            else:
+                np.multiply(v, lr, out=scratch)
+            P_ -= scratch
+        flush_denormals(t, state[key]["v"])
+
+
+def adam_step_fast(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """adam_step, in place, slice by slice, with the bias corrections folded into the step
+    size as Kingma & Ba's section 2 suggests: lr * m_hat / (sqrt(s_hat) + eps) equals
+        lr_t * m / (sqrt(s) + eps_t),  lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t),
+                                       eps_t = eps * sqrt(1 - beta2**t)
+    so m_hat and s_hat are never made: five passes fewer."""
+    check_step(params, grads, state, lr, weight_decay, beta1=beta1, beta2=beta2, eps=eps)
+    state["t"] = t = state.get("t", 0) + 1
+    lr_t = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    eps_t = eps * math.sqrt(1 - beta2**t)
+    for key, P in params.items():
+        if key not in state:
+            state[key] = {"m": np.zeros_like(P), "s": np.zeros_like(P)}
+        if weight_decay and key.startswith("W"):
+            P *= 1 - lr * weight_decay
+        for P_, g, m, s, scratch in in_slices(P, grads[key], state[key]["m"], state[key]["s"]):
+            m *= beta1                                       # m = beta1 m + (1 - beta1) g
+            np.multiply(g, 1 - beta1, out=scratch)
+            m += scratch
+            s *= beta2                                       # s = beta2 s + (1 - beta2) g^2
+            np.multiply(g, g, out=scratch)
+            scratch *= 1 - beta2
+            s += scratch
+            np.sqrt(s, out=scratch)                          # P -= lr_t m / (sqrt(s) + eps_t)
+            scratch += eps_t
+            np.divide(m, scratch, out=scratch)
+            scratch *= lr_t
+            P_ -= scratch
+        flush_denormals(t, state[key]["m"], state[key]["s"])
+
+
+FAST_OPTIMIZERS = {"sgd": sgd_step_fast, "adam": adam_step_fast}
+
+
+def in_slices(*arrays):
+    """Matching slices of BLOCK entries of arrays of one shape (views: what is written to
+    them reaches the arrays), each with a scratch buffer of its size as the last item."""
+    scratch = np.empty(min(arrays[0].size, BLOCK), dtype=arrays[0].dtype)
+    if not all(array.flags.c_contiguous for array in arrays):
+        yield (*arrays, np.empty_like(arrays[0]))
+        return
+    flat = [array.reshape(-1) for array in arrays]
+    for start in range(0, arrays[0].size, BLOCK):
+        pieces = [array[start:start + BLOCK] for array in flat]
+        yield (*pieces, scratch[:len(pieces[0])])
+
+
+def flush_denormals(step, *averages):
+    """On every FLUSH_EVERY-th step, the averages' entries below TINY set to 0."""
+    if step % FLUSH_EVERY == 0:
+        for average in averages:
             average[np.abs(average) < TINY] = 0
+
+
+def dropout_keep_fast(shape, drop, rng):
+    """dropout_keep's mask from 16 random bits a unit, half the work of a uniform float:
+    a whole number u in [0, 65536), kept if u >= 65536 * drop (rounded), which keeps it
+    with probability 1 - drop to within 1 / 131072."""
+    return rng.integers(0, 1 << 16, shape, dtype=np.uint16) >= round(drop * (1 << 16))
 
 
 # ---------------------------------------------------------------- checking what comes in
@@ -1503,7 +1592,7 @@ def check_weight_decay(weight_decay, lr):
                          f"multiplies the weights by 1 - lr * weight_decay")
 
 
-def as_generator(rng):
+def check_rng(rng):
     """The random generator to draw from: a np.random.Generator as given, an int as its
     seed, None as seed 0. Anything else (np.random.RandomState, a float) is refused."""
     if rng is None or is_whole(rng):
@@ -1680,11 +1769,11 @@ def check_targets(targets, n_samples, n_outputs, loss, name="targets"):
 
 
 def check_step(params, grads, state, lr, weight_decay, **settings):
-    """The step number t = 1, 2, ... (kept in state), after checking an optimizer's
-    arguments: the rates, the settings in [0, 1) (eps: > 0), params of real floats, grads
-    of their keys and shapes. Whether grads are finite is checked for every array on the
-    first step, and for the biases on every step (a NaN anywhere in a layer's dz reaches
-    its db), not for every weight on every step: that would cost more than it is worth."""
+    """Raise unless an optimizer's arguments make sense: the rates, the settings in [0, 1)
+    (eps: > 0, and not 0 in the params' dtype), params of real floats, grads of their keys
+    and shapes. Whether grads are finite is checked for every array on the first step, and
+    for the biases on every step (a NaN anywhere in a layer's dz reaches its db), not for
+    every weight on every step: that would cost more than it is worth."""
     check_rate("lr", lr)
     check_weight_decay(weight_decay, lr)
     for name, value in settings.items():
@@ -1698,7 +1787,7 @@ def check_step(params, grads, state, lr, weight_decay, **settings):
     if not isinstance(grads, dict) or set(grads) != set(params):
         raise ValueError(f"grads must have the keys of params ({', '.join(params)}); got "
                          f"{', '.join(map(str, grads)) if isinstance(grads, dict) else grads!r}")
-    t = state.get("t", 0) + 1
+    first = "t" not in state
     for key, P in params.items():
         g = grads[key]
         if not isinstance(P, np.ndarray) or P.dtype.kind != "f":
@@ -1706,11 +1795,14 @@ def check_step(params, grads, state, lr, weight_decay, **settings):
         if not isinstance(g, np.ndarray) or g.shape != P.shape:
             raise ValueError(f"grads[{key!r}] must be an array of {key}'s shape {P.shape}; got "
                              f"{getattr(g, 'shape', type(g).__name__)}")
-        if (t == 1 or key.startswith("b")) and not np.isfinite(g).all():
+        if "eps" in settings and P.dtype.type(settings["eps"]) == 0:
+            raise ValueError(f"eps={settings['eps']} is 0 in {P.dtype} (its smallest number is "
+                             f"{np.finfo(P.dtype).smallest_subnormal:.1e}), so a weight whose "
+                             f"gradients are all 0 would become 0 / 0 = NaN: use float32 "
+                             f"params (init_params' default), or a larger eps")
+        if (first or key.startswith("b")) and not np.isfinite(g).all():
             raise ValueError(f"grads[{key!r}] holds NaN or infinity: the step would ruin the "
                              f"weights. Check the loss and the learning rate first")
-    state["t"] = t
-    return t
 
 
 def check_dataset(params, X, targets, loss, name):
@@ -1725,7 +1817,7 @@ def check_dataset(params, X, targets, loss, name):
                          f"{targets.shape}")
     if len(X) == 0:
         raise ValueError(f"the {name} set is empty")
-    n_outputs = params[f"W{len(params) // 2}"].shape[1]
+    n_outputs = params[f"W{count_layers(params)}"].shape[1]
     if loss == "cross_entropy":
         return X, check_labels(targets, len(X), n_outputs)
     targets = check_targets(targets, len(X), n_outputs, loss, f"{name} targets")
@@ -1746,10 +1838,8 @@ def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, s
     check_rate("lr", settings["lr"])
     check_rate("final_lr", settings["final_lr"], zero_too=True)
     check_fraction("dropout", settings["dropout"])
-    if settings["momentum"] is not None:
-        check_fraction("momentum", settings["momentum"])
-    if settings["optimizer"] == "adam" and settings["nesterov"] is not None:
-        raise ValueError("nesterov applies to optimizer='sgd' only; leave it out for Adam")
+    optimizer_settings(settings["optimizer"], settings["momentum"], settings["nesterov"],
+                       settings["beta1"])
     check_weight_decay(settings["weight_decay"], settings["lr"])
     for name, function in (("augment", settings["augment"]), ("on_epoch", on_epoch),
                            ("should_stop", should_stop)):
@@ -1770,10 +1860,27 @@ def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, s
     return (*check_dataset(params, X, targets, settings["loss"], "training"), X_val, targets_val)
 
 
-def augmented(augment, X_batch, rng):
-    """augment(X_batch, rng), checked: the batch it returns must keep the shape, hold real
-    finite numbers, and is given the data's dtype."""
-    result = np.asarray(augment(X_batch, rng))
+def optimizer_settings(optimizer, momentum, nesterov, beta1):
+    """The optimizer's own settings, each checked, None meaning its default: SGD's
+    momentum (0.9) and nesterov, Adam's beta1 (0.9). Another optimizer's is refused."""
+    if optimizer == "sgd":
+        if beta1 is not None:
+            raise ValueError("beta1 is Adam's; SGD's velocity decay is momentum=...")
+        momentum = 0.9 if momentum is None else momentum
+        check_fraction("momentum", momentum)
+        return {"momentum": momentum, "nesterov": bool(nesterov)}
+    if momentum is not None or nesterov is not None:
+        raise ValueError("momentum and nesterov are SGD's; Adam's running mean of the "
+                         "gradients decays by beta1=... (default 0.9)")
+    beta1 = 0.9 if beta1 is None else beta1
+    check_fraction("beta1", beta1)
+    return {"beta1": beta1}
+
+
+def check_augmented(result, X_batch):
+    """What augment(X_batch, rng) returned, checked: it must keep the batch's shape and
+    hold real finite numbers; it is given the data's dtype."""
+    result = np.asarray(result)
     if result.shape != X_batch.shape:
         raise ValueError(f"augment returned shape {result.shape} for a batch of shape "
                          f"{X_batch.shape}; it must change values only")

@@ -91,8 +91,8 @@ def time_nn(X, labels, sizes, optimizer, lr, batch_size, dropout, schedule):
     """Seconds for one epoch of nn.train() (a warm-up on 2,048 images first)."""
     import nn
     params = nn.init_params(sizes, rng=np.random.default_rng(0))
-    settings = dict(epochs=1, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=0.9,
-                    dropout=dropout, schedule=schedule)
+    settings = dict(epochs=1, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                    dropout=dropout, schedule=schedule)                 # momentum, beta1: 0.9
     nn.train(params, X[:2048], labels[:2048], **settings)
     started = time.perf_counter()
     nn.train(params, X, labels, rng=np.random.default_rng(1), **settings)

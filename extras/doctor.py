@@ -14,7 +14,7 @@ def check(params, X, labels, settings, say):
     print("the doctor's checks before training:")
     results = nn.sanity_check(params, X, labels, activation=settings["activation"],
                               optimizer=settings["optimizer"], lr=settings["lr"],
-                              momentum=settings["momentum"],
+                              **momentum(settings),
                               rng=np.random.default_rng(settings["seed"]))
     for result in results:
         print(f"  {'passed' if result['passed'] else 'FAILED'}  {result['check']:13s} "
@@ -34,7 +34,7 @@ def find_lr(params, X, labels, settings, say=None):
     returns the exit status, 1 when the curve has no minimum to suggest from."""
     optimizer, batch_size = settings["optimizer"], settings["batch_size"]
     found = nn.find_lr(params, X, labels, activation=settings["activation"],
-                       optimizer=optimizer, momentum=settings["momentum"],
+                       optimizer=optimizer, **momentum(settings),
                        batch_size=batch_size, rng=np.random.default_rng(settings["seed"]))
     lrs, losses = np.array(found["lrs"]), np.array(found["losses"])
     print(f"learning-rate range test ({optimizer}, batch {batch_size}): the smoothed "
@@ -50,6 +50,11 @@ def find_lr(params, X, labels, settings, say=None):
     print(f"suggested: --lr {found['suggestion']:.2g} (1/{nn.FIND_LR_MARGIN[optimizer]} of "
           f"the rate where the loss was lowest; a starting point, not a promise)")
     return 0
+
+
+def momentum(settings):
+    """mnist.py's --momentum as nn.py names it: SGD's momentum, Adam's beta1."""
+    return {"momentum" if settings["optimizer"] == "sgd" else "beta1": settings["momentum"]}
 
 
 def print_findings(history, sizes, say):
