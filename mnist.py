@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import nn
+from extras import log       # progress and warnings, to stderr
 
 DATASETS = {  # the SHA-256 of the decompressed files, so that any faithful mirror passes
     "mnist": {"classes": [str(digit) for digit in range(10)], "flips": False, "sha256": {
@@ -50,6 +51,8 @@ DATASETS = {  # the SHA-256 of the decompressed files, so that any faithful mirr
 def main(argv=None):
     """The story of a run: the data, a network, training, the test set, what it learned."""
     args = parse_args(argv)
+    from extras.bench import busy_machine_hint, cpu_reading    # is the machine busy elsewhere?
+    cpus_at_start = cpu_reading()
     if args.compare is not None or args.load:
         return without_training(args)         # --compare, or a saved network's modes
     for flag, path in (("--save", args.save), ("--report", args.report)):
@@ -76,8 +79,7 @@ def main(argv=None):
           f"{len(data['test_labels']):,} test images; network {'-'.join(map(str, sizes))}, "
           f"{args.activation}, {args.optimizer} lr {args.lr:g}, augment {args.augment}"
           f"{' + mirror' if spec['flips'] else ''}, seed {args.seed}")
-    from extras.bench import busy_machine_hint         # advice on a machine busy elsewhere
-    busy_machine_hint(log)
+    busy_machine_hint(cpus_at_start, log)              # measured while the data loaded
 
     augment = make_augment(args, spec["flips"])
     should_stop = install_interrupt_handler()
@@ -129,7 +131,7 @@ def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, splits=("tra
     """{"train_images": uint8 (N, 28, 28), "train_labels": (N,), "test_images", ...}: each
     file from the cache in data_dir/dataset or a mirror, checked by its SHA-256 (the
     fetching itself, with its deadlines and fallbacks, is extras/fetch.py's)."""
-    from extras.fetch import fetch_all
+    from extras.fetch import fetch_all, read_idx
     spec, folder = DATASETS[dataset], Path(data_dir) / dataset   # MNIST and Fashion share
     mirrors = [url.rstrip("/") + "/" for url in extra_mirrors] + spec["mirrors"]  # names
     prefixes = {"train": "train", "test": "t10k"}
@@ -137,27 +139,6 @@ def load_dataset(dataset, data_dir, extra_mirrors=(), timeout=30.0, splits=("tra
              for split in splits for kind in ("images", "labels")}
     files = fetch_all(list(names.values()), folder, mirrors, spec["sha256"], FILES, timeout)
     return {key: read_idx(files[name], name) for key, name in names.items()}
-
-
-def read_idx(data, name):
-    """Parse an IDX file of unsigned bytes, images (N, rows, cols) or labels (N,): two zero
-    bytes, the type 0x08 (unsigned byte), the number of dimensions, each as a big-endian
-    uint32, then the values. Everything must agree, or the error says what does not."""
-    n_dims = data[3] if len(data) >= 4 else 0
-    if data.startswith(b"\x1f\x8b"):
-        raise ValueError(f"{name}: this is gzip data, not IDX (is it still gzip-compressed?)")
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{name}: not an IDX file (bad magic number {data[:4].hex()})")
-    if data[2] != 0x08:
-        raise ValueError(f"{name}: IDX type code 0x{data[2]:02x} is not 0x08 (unsigned byte)")
-    if n_dims == 0 or len(data) < 4 + 4 * n_dims:
-        raise ValueError(f"{name}: IDX header is truncated or has no dimensions")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=n_dims, offset=4))
-    if len(data) != 4 + 4 * n_dims + math.prod(shape):
-        raise ValueError(f"{name}: IDX header says shape {shape}, which needs "
-                        f"{4 + 4 * n_dims + math.prod(shape):,} bytes, but the file has "
-                        f"{len(data):,} (truncated or corrupt)")
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
 
 
 def split_off_validation(data, val_size):
@@ -403,11 +384,6 @@ def write_report(args, title, facts, settings, sizes, n_train, history, stopped,
 
 # ================================================================ appendix: the command line
 # What follows makes the story above work, and can wait.
-
-def log(message):
-    """Progress and warnings go to stderr, so that stdout holds only the results."""
-    print(message, file=sys.stderr, flush=True)
-
 
 def run(argv=None):
     """main(), with expected failures turned into one readable message and an exit code."""

@@ -1608,10 +1608,15 @@ def test_a_model_saved_big_endian_loads_in_the_machines_own_order(tmp_path):
     """A model whose arrays another machine wrote big-endian loads, converted, and predicts
     what the original does."""
     params = nn.init_params([3, 4, 2], rng=np.random.default_rng(0))
-    np.savez(tmp_path / "big.npz", sizes=np.array([3, 4, 2], ">i8"), activation=np.array("relu"),
-             **{key: value.astype(">f4") for key, value in params.items()})
-    loaded, _ = nn.load(tmp_path / "big.npz")
+    nn.save(tmp_path / "little.npz", params, "relu", dataset="mnist", stopped_early=False,
+            val_accuracy=0.5, history="[]", judge_W1=np.ones((784, 2), np.float32))
+    with np.load(tmp_path / "little.npz") as little:                # every array swapped
+        np.savez(tmp_path / "big.npz", **{key: little[key].astype(little[key].dtype.newbyteorder(">"))
+                                          for key in little.files})
+    loaded, info = nn.load(tmp_path / "big.npz")
     assert all(array.dtype == np.float32 for array in loaded.values())
+    assert info["dataset"] == "mnist" and info["stopped_early"] is False
+    assert np.array(info["judge_W1"], np.float32).shape == (784, 2)
     X = np.random.default_rng(1).standard_normal((5, 3))
     np.testing.assert_array_equal(nn.outputs(loaded, X, "relu"), nn.outputs(params, X, "relu"))
 
@@ -1703,9 +1708,9 @@ def tiny_run(tmp_path, monkeypatch, capsys):
 def test_idx_round_trip():
     """read_idx reads back exactly what the IDX format's layout says was written."""
     images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
-    np.testing.assert_array_equal(mnist.read_idx(idx_bytes(images), "images"), images)
+    np.testing.assert_array_equal(fetch.read_idx(idx_bytes(images), "images"), images)
     labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
-    np.testing.assert_array_equal(mnist.read_idx(idx_bytes(labels), "labels"), labels)
+    np.testing.assert_array_equal(fetch.read_idx(idx_bytes(labels), "labels"), labels)
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -1721,7 +1726,7 @@ def test_read_idx_rejects_damaged_files_naming_them(damage, message):
     is recognised as such (a classic source of 'wrong shape' reports)."""
     raw = idx_bytes(np.zeros((3, 4, 4)))
     with pytest.raises(ValueError, match=message) as error:
-        mnist.read_idx(damage(raw), "t10k-images-idx3-ubyte")
+        fetch.read_idx(damage(raw), "t10k-images-idx3-ubyte")
     assert "t10k-images-idx3-ubyte" in str(error.value)
 
 

@@ -72,8 +72,9 @@ def main(argv=None):
 def training_images(folder):
     """The first 55,000 MNIST training images as float32 rows in [0, 1], and their labels,
     read from mnist.py's cache (decompressed, or still .gz)."""
+    from extras.fetch import read_idx
     arrays = []
-    for name, offset in (("train-images-idx3-ubyte", 16), ("train-labels-idx1-ubyte", 8)):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
         path = folder / name
         if not path.exists() and (folder / (name + ".gz")).exists():
             data = gzip.decompress((folder / (name + ".gz")).read_bytes())
@@ -82,7 +83,7 @@ def training_images(folder):
         else:
             sys.exit(f"bench: no {path}: run 'python mnist.py' once to download MNIST, or "
                      f"pass --data-dir")
-        arrays.append(np.frombuffer(data, dtype=np.uint8, offset=offset))
+        arrays.append(read_idx(data, name))
     return arrays[0].reshape(-1, 784)[:55_000].astype(np.float32) / 255, \
         arrays[1][:55_000].astype(np.int64)
 
@@ -171,24 +172,37 @@ def available_cpus():
     return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
 
 
-def busy_machine_hint(log=print, seconds=0.2):
+def cpu_reading():
+    """What busy_machine_hint() compares with later: the CPUs' (busy, total) ticks since
+    boot (None where there is no /proc/stat), and this process's own CPU seconds."""
+    own = os.times()
+    return cpu_times(), own.user + own.system
+
+
+def busy_machine_hint(since, log=print):
     """Advice when other programs keep a core busy: OpenBLAS splits every matrix product
     over all cores and waits for the slowest, so with one of two busy an epoch can take
     twice as long as with OPENBLAS_NUM_THREADS=1 (which must be set before NumPy starts).
-    Busy is measured over `seconds` while this program waits, not read from the load
-    average, which still counts a run that ended a minute ago."""
-    if "OPENBLAS_NUM_THREADS" in os.environ or (os.cpu_count() or 1) < 2:
-        return
-    first = cpu_times()
-    time.sleep(seconds)
-    last = cpu_times()
-    if first is None or last is None or last[1] <= first[1]:
+    Busy is what the CPUs did between `since` (a cpu_reading() taken when the program
+    started) and now, less this program's own CPU time: no pause of its own, and not the
+    load average, which still counts a run that ended a minute ago. A window shorter
+    than MIN_WINDOW seconds is too short to tell, and says nothing."""
+    (first, own_first), (last, own_last) = since, cpu_reading()
+    if "OPENBLAS_NUM_THREADS" in os.environ or (os.cpu_count() or 1) < 2 or first is None \
+            or last is None:
         return                                     # no /proc/stat: not Linux
-    busy = (last[0] - first[0]) / (last[1] - first[1])
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = (last[1] - first[1]) / tick            # seconds of all the cores together
+    if total < MIN_WINDOW * os.cpu_count():
+        return
+    busy = ((last[0] - first[0]) / tick - (own_last - own_first)) / total
     if busy >= 0.4:
         log(f"note: other programs are keeping this machine busy ({100 * busy:.0f}% of "
             f"its {os.cpu_count()} cores' time); if epochs are slow, OPENBLAS_NUM_THREADS=1 "
             f"python mnist.py ... can be twice as fast")
+
+
+MIN_WINDOW = 0.2
 
 
 def cpu_times():

@@ -9,6 +9,7 @@ that trickles (below SPEED_FLOOR bytes a second for the timeout, its header incl
 import gzip
 import hashlib
 import io
+import math
 import os
 import socket
 import stat
@@ -20,6 +21,8 @@ import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
+
+import numpy as np
 
 import nn
 from extras import log
@@ -248,3 +251,24 @@ def decompress(data, name, limit):
     if len(raw) > limit:
         raise FetchError(f"{name}: decompresses to more than the {limit:,} bytes expected")
     return raw
+
+
+def read_idx(data, name):
+    """Parse an IDX file of unsigned bytes, images (N, rows, cols) or labels (N,): two zero
+    bytes, the type 0x08 (unsigned byte), the number of dimensions, each as a big-endian
+    uint32, then the values. Everything must agree, or the error says what does not."""
+    n_dims = data[3] if len(data) >= 4 else 0
+    if data.startswith(b"\x1f\x8b"):
+        raise ValueError(f"{name}: this is gzip data, not IDX (is it still gzip-compressed?)")
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{name}: not an IDX file (bad magic number {data[:4].hex()})")
+    if data[2] != 0x08:
+        raise ValueError(f"{name}: IDX type code 0x{data[2]:02x} is not 0x08 (unsigned byte)")
+    if n_dims == 0 or len(data) < 4 + 4 * n_dims:
+        raise ValueError(f"{name}: IDX header is truncated or has no dimensions")
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=n_dims, offset=4))
+    if len(data) != 4 + 4 * n_dims + math.prod(shape):
+        raise ValueError(f"{name}: IDX header says shape {shape}, which needs "
+                        f"{4 + 4 * n_dims + math.prod(shape):,} bytes, but the file has "
+                        f"{len(data):,} (truncated or corrupt)")
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)

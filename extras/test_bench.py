@@ -12,9 +12,11 @@ def test_the_bench_times_each_side_and_says_what_it_compared(tmp_path, monkeypat
     """Without PyTorch the table has nn.py and the floor, and says why no PyTorch."""
     rng = np.random.default_rng(0)
     (tmp_path / "mnist").mkdir()
-    for name, header, data in (("train-images-idx3-ubyte", 16, rng.integers(0, 256, 3000 * 784)),
-                               ("train-labels-idx1-ubyte", 8, rng.integers(0, 10, 3000))):
-        raw = bytes(header) + data.astype(np.uint8).tobytes()
+    for name, shape, data in (("train-images-idx3-ubyte", (3000, 28, 28),
+                               rng.integers(0, 256, 3000 * 784)),
+                              ("train-labels-idx1-ubyte", (3000,), rng.integers(0, 10, 3000))):
+        header = bytes([0, 0, 8, len(shape)]) + np.array(shape, ">u4").tobytes()   # IDX's
+        raw = header + data.astype(np.uint8).tobytes()
         (tmp_path / "mnist" / (name + ".gz")).write_bytes(gzip.compress(raw))
     X, labels = bench.training_images(tmp_path / "mnist")
     assert X.shape == (3000, 784) and X.dtype == np.float32 and 0 <= X.min() <= X.max() <= 1
@@ -30,21 +32,27 @@ def test_the_bench_times_each_side_and_says_what_it_compared(tmp_path, monkeypat
 
 def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):
     """The OPENBLAS_NUM_THREADS tip appears when other programs keep the CPUs busy while
-    mnist.py waits (here 60% of their time, then 10%), and only then; never when the
-    threads are already set, or without /proc/stat."""
-    logged, readings = [], []
+    mnist.py loads its data, this program's own CPU seconds not counted: busy 1.5 s of the
+    2 s two cores had, 0.3 s of it ours, is 60%; 0.8 s busy is 25%, no tip. Never when
+    the threads are already set, without /proc/stat, or over too short a window. Nothing
+    sleeps: the readings are all it takes."""
+    logged = []
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(bench, "cpu_times", lambda: readings.pop(0))
-    for busy, said in ((60, 1), (10, 1), (None, 1)):
-        readings[:] = [(1000, 5000), (1000 + busy, 5100)] if busy else [None, None]
-        bench.busy_machine_hint(logged.append, seconds=0)
-        assert len(logged) == said
-    assert "OPENBLAS_NUM_THREADS=1" in logged[0] and "60%" in logged[0]
+    monkeypatch.setattr(os, "sysconf", lambda name: 100)          # ticks a second
+
+    def hint(busy_ticks, total_ticks, cpus=(1000, 5000), own=0.3):
+        now = None if cpus is None else (cpus[0] + busy_ticks, cpus[1] + total_ticks)
+        monkeypatch.setattr(bench, "cpu_reading", lambda: (now, 1.0 + own))
+        bench.busy_machine_hint((cpus, 1.0), logged.append)
+        return len(logged)
+
+    assert hint(150, 200) == 1 and "60%" in logged[0] and "OPENBLAS_NUM_THREADS=1" in logged[0]
+    assert hint(80, 200) == 1                            # 25%: quiet enough
+    assert hint(150, 200, cpus=None) == 1                # no /proc/stat
+    assert hint(20, 20, own=0) == 1                      # a tenth of a second: too short
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    readings[:] = [(1000, 5000), (1090, 5100)]
-    bench.busy_machine_hint(logged.append, seconds=0)
-    assert len(logged) == 1
+    assert hint(190, 200) == 1
 
 
 def test_cpu_times_are_read_where_linux_keeps_them():
