@@ -188,16 +188,17 @@ class PacedHandler(http.server.BaseHTTPRequestHandler):
 
 def test_a_trickling_mirror_is_left_within_the_timeout(tmp_path, labels_file, monkeypatch):
     """A mirror sending 5 bytes a second is left for the next one after about --timeout
-    seconds, however large the file."""
+    seconds, however large the file: long before its 20 s trickle ends (a margin that
+    holds on a busy machine)."""
     name, raw, digest, size = labels_file
-    monkeypatch.setattr(PacedHandler, "body", b"\x1f" * 30)         # 6 s in all
+    monkeypatch.setattr(PacedHandler, "body", b"\x1f" * 100)        # 20 s in all
     good = mirror_folder(tmp_path / "mirror", {name: raw})
     with serving(PacedHandler) as slow:
         logged = []
         started = time.monotonic()
         assert fetch.fetch(name, tmp_path / "cache", [slow, good], digest, 10**6, timeout=1,
                            log=logged.append) == raw
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < 10
 
 
 def test_a_slow_but_steady_mirror_still_finishes(tmp_path, monkeypatch):
@@ -313,4 +314,4 @@ def test_a_mirror_that_trickles_its_header_is_left_within_the_timeout(tmp_path, 
         failures, started = {}, time.monotonic()
         assert fetch.fetch(name, tmp_path / "cache", [slow, good], digest, size, timeout=1,
                            log=lambda message: None, failures=failures) == raw
-        assert time.monotonic() - started < 3 and "too slow" in failures[slow][0]
+        assert time.monotonic() - started < 10 and "too slow" in failures[slow][0]  # of 200 s

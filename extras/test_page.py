@@ -110,9 +110,9 @@ def test_a_client_that_stalls_is_hung_up_on_and_said_in_one_line(glyph_network, 
         clients[1].sendall(b"POST /re")                       # a header that never ends
         started = time.monotonic()
         for client in clients[:2]:
-            client.settimeout(5)
+            client.settimeout(30)
             assert client.recv(100) == b""                    # hung up on, not kept waiting
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 10                # after 1 s, on a busy machine
         clients[2].close()                                    # hangs up before a word
         time.sleep(0.3)
     finally:
