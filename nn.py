@@ -1862,18 +1862,19 @@ def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, s
 
 def optimizer_settings(optimizer, momentum, nesterov, beta1):
     """The optimizer's own settings, each checked, None meaning its default: SGD's
-    momentum (0.9) and nesterov, Adam's beta1 (0.9). Another optimizer's is refused."""
+    momentum (0.9) and nesterov, Adam's beta1 (0.9). Another optimizer's is refused, but
+    for a momentum given to Adam that equals its beta1: it changes nothing."""
     if optimizer == "sgd":
         if beta1 is not None:
             raise ValueError("beta1 is Adam's; SGD's velocity decay is momentum=...")
         momentum = 0.9 if momentum is None else momentum
         check_fraction("momentum", momentum)
         return {"momentum": momentum, "nesterov": bool(nesterov)}
-    if momentum is not None or nesterov is not None:
-        raise ValueError("momentum and nesterov are SGD's; Adam's running mean of the "
-                         "gradients decays by beta1=... (default 0.9)")
     beta1 = 0.9 if beta1 is None else beta1
     check_fraction("beta1", beta1)
+    if nesterov is not None or momentum not in (None, beta1):   # (a script for both may
+        raise ValueError("momentum and nesterov are SGD's; Adam's running mean of the "   # pass
+                         "gradients decays by beta1=... (default 0.9)")          # 0.9 to both)
     return {"beta1": beta1}
 
 

@@ -453,7 +453,8 @@ def test_a_resumed_good_model_is_not_called_diverged_for_one_bad_batch():
 
 def test_adams_beta1_is_its_own_argument_and_an_int_seeds_the_generator():
     """Nothing passed to train() is silently ignored or renamed: Adam takes beta1 (0.9 by
-    default), and momentum or nesterov given to Adam (beta1 to SGD) is refused."""
+    default), and a momentum given to Adam that is not its beta1, nesterov given to Adam,
+    or beta1 given to SGD, is refused."""
     X, labels = spiral()
     runs = []
     for options in ({}, {"beta1": 0.9}, {"beta1": 0.5}):
@@ -464,6 +465,7 @@ def test_adams_beta1_is_its_own_argument_and_an_int_seeds_the_generator():
     params = nn.init_params([2, 16, 3], rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="momentum and nesterov are SGD's.*beta1"):
         nn.train(params, X, labels, optimizer="adam", momentum=0.5)
+    nn.train(params, X, labels, epochs=1, optimizer="adam", momentum=0.9)   # = beta1: no change
     with pytest.raises(ValueError, match="beta1 is Adam's"):
         nn.train(params, X, labels, optimizer="sgd", beta1=0.5)
 
