@@ -1076,8 +1076,8 @@ def rate_too_low(history, run):
 def too_few_steps(history, run):
     """A run of fewer than MIN_STEPS batches whose loss was still falling at its end, and
     still above a tenth of chance (a small data set is learned in few steps)."""
-    if "batch_size" not in run or "samples" not in run:
-        return []
+    if "batch_size" not in run or "samples" not in run or run.get("epochs") is None:
+        return []                                # (None: a run with no end, a playground's)
     batches = math.ceil(run["samples"] / run["batch_size"])
     steps, epochs = batches * len(history), run["epochs"]
     before = history[-2]["loss"] if len(history) > 1 else history[0].get("initial_loss")

@@ -5,11 +5,6 @@ pixels to POST /read as JSON and shows what comes back. Every request is bounded
 and in time; a bad one gets HTTP 400 and a one-line JSON error, and the server goes on.
 """
 import base64
-import http.server
-import json
-import socket
-import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,59 +12,27 @@ import numpy as np
 import nn
 from extras import log, reader
 from extras.images import png_uri
+from extras.local_server import Handler, listen, serve_until_interrupted
 from extras.report import weight_pictures
 
 MAX_BODY = 4_000_000          # bytes of JSON a request may send
 MAX_PIXELS = 2_000_000        # pixels an image may have (the page sends at most 1000 x 1000)
-REQUEST_SECONDS = 30          # a connection that has not been answered by then is closed
 TOP_UNITS = 8                 # first-layer units shown for a single digit
 PAGE = Path(__file__).with_name("page.html")
 
 
 def serve(params, activation, port, judge=None):
     """--serve: answer the page and POST /read on 127.0.0.1:port until Ctrl-C."""
-    try:
-        server = make_server(params, activation, port, judge)
-    except OSError as error:
-        raise OSError(f"cannot listen on 127.0.0.1:{port} ({error.strerror or error}); "
-                      f"choose another port with --port N") from error
-    print(f"reading digits at http://127.0.0.1:{server.server_address[1]}/  "
-          f"(open it in a browser; Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        log("stopped")
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(make_server(params, activation, port, judge),
+                                   "reading digits")
 
 
 def make_server(params, activation, port, judge=None):
-    """An http.server bound to 127.0.0.1:port (0: any free port) that reads numbers with
-    params (and the reader's judge, if given); call its serve_forever() to run it."""
+    """A server bound to 127.0.0.1:port (0: any free port) that reads numbers with params
+    (and the reader's judge, if given); call its serve_forever() to run it."""
     page = PAGE.read_bytes()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        timeout = 10                  # seconds a client may keep us waiting for each read
-
-        def setup(self):
-            super().setup()           # however slowly a client trickles, its time is up:
-            self.deadline = threading.Timer(REQUEST_SECONDS, self.hang_up)
-            self.deadline.start()
-
-        def hang_up(self):
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass                  # already closed
-
-        def finish(self):
-            self.deadline.cancel()
-            try:
-                super().finish()
-            except OSError:
-                pass                  # the client went away first: nothing left to flush
-
+    class PageHandler(Handler):
         def do_GET(self):
             if self.path.split("?")[0] != "/":
                 return self.answer(404, {"error": f"no page {self.path[:100]!r}; try /"})
@@ -79,7 +42,7 @@ def make_server(params, activation, port, judge=None):
             if self.path != "/read":
                 return self.answer(404, {"error": "POST to /read"})
             try:
-                pixels = request_pixels(self.headers, self.rfile)
+                pixels = request_pixels(self.read_json(MAX_BODY))
                 reading = reader.read_number(pixels, params, activation, "the image", judge)
                 self.answer(200, reading_json(reading, params, activation))
             except (ValueError, KeyError, TypeError) as error:     # ImageError included
@@ -90,46 +53,13 @@ def make_server(params, activation, port, judge=None):
                 log(f"error answering POST /read: {type(error).__name__}: {error}")
                 self.answer(500, {"error": f"the server failed ({type(error).__name__})"})
 
-        def answer(self, status, reply):
-            self.send(status, "application/json", json.dumps(reply).encode("utf-8"))
-
-        def send(self, status, kind, body):
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass                                      # no line per request
-
-    class Server(http.server.ThreadingHTTPServer):
-        daemon_threads = True
-
-        def handle_error(self, request, address):
-            kind, error = sys.exc_info()[:2]
-            if issubclass(kind, OSError):             # a client that hung up or stalled
-                log(f"a request from {address[0]} ended early ({kind.__name__})")
-            else:
-                log(f"error answering a request: {kind.__name__}: {error}")
-
-    return Server(("127.0.0.1", port), Handler)
+    return listen(PageHandler, port)
 
 
-def request_pixels(headers, body):
-    """uint8 pixels (H, W) from a POST /read request: JSON {"width": W, "height": H,
+def request_pixels(request):
+    """uint8 pixels (H, W) from a POST /read request's JSON: {"width": W, "height": H,
     "pixels": base64 of the W * H grey levels, row by row, 0 black, 255 white}; a
     ValueError saying what is wrong with anything else."""
-    length = headers.get("Content-Length")
-    if length is None or not length.isdigit():
-        raise ValueError("send a Content-Length header")
-    if int(length) > MAX_BODY:
-        raise ValueError(f"the request has {int(length):,} bytes; at most {MAX_BODY:,}")
-    try:
-        request = json.loads(body.read(int(length)))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError("the request is not JSON") from None
     if not isinstance(request, dict):
         raise ValueError('send {"width": W, "height": H, "pixels": base64 of W * H bytes}')
     width, height, encoded = (request.get(key) for key in ("width", "height", "pixels"))

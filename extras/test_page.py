@@ -12,7 +12,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from extras import page, reader
+from extras import local_server, page, reader
 from extras.conftest import ALWAYS_0, glyph, rings_in_a_row
 from extras.judge import write_number
 
@@ -101,7 +101,7 @@ def test_a_client_that_stalls_is_hung_up_on_and_said_in_one_line(glyph_network, 
                                                                     capsys):
     """A client that announces a body and sends none, or trickles its header, is hung up
     on when its time is up, not held for ever; each such end is one line, no traceback."""
-    monkeypatch.setattr(page, "REQUEST_SECONDS", 1)
+    monkeypatch.setattr(local_server, "REQUEST_SECONDS", 1)
     server = page.make_server(glyph_network, "relu", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     clients = [socket.create_connection(server.server_address) for _ in range(3)]
