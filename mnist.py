@@ -84,10 +84,15 @@ def main(argv=None):
     augment = make_augment(args, spec["flips"])
     should_stop = install_interrupt_handler()
     history = []                              # each epoch's record, kept if training fails
+    on_epoch, on_batch, live = (lambda record: print_epoch(record, args.epochs, history)), None, None
+    if args.watch:                            # the live page: extras/watch.py
+        from extras import watch
+        live, should_stop, on_epoch, on_batch = watch.start(
+            params, args.activation, X_val, val_labels, args.epochs, args.port, should_stop, on_epoch)
     try:
         nn.train(params, X_train, train_labels, X_val=X_val, targets_val=val_labels, rng=rng,
                  augment=augment, should_stop=should_stop, **training_settings(args),
-                 on_epoch=lambda record: print_epoch(record, args.epochs, history))
+                 on_epoch=on_epoch, on_batch=on_batch)
     except FloatingPointError as error:       # diverged: a run worth recording too
         record_run(args, argv, history, None, started, failure=str(error))
         raise FloatingPointError(in_flags(str(error))) from error
@@ -109,6 +114,8 @@ def main(argv=None):
         write_report(args, f"nn.py on {args.dataset}", [], vars(args), sizes, len(X_train),
                      history, should_stop(), params, probs, data, samples)
     record_run(args, argv, history, test_accuracy, started)
+    if live is not None:
+        watch.stay_up(live)
     return 0
 
 
@@ -487,8 +494,10 @@ def parse_args(argv=None):
         "on (default: off)")
     add("--number-test", type=bounded(int, minimum=1), metavar="N", help="with --load: read "
         "N numbers of each kind made of test digits (default: off)")
+    add("--watch", action="store_true", help="train with a live page of the run on "
+        "127.0.0.1:--port, up until Ctrl-C (default: off)")
     add("--port", type=bounded(int, minimum=0, maximum=65535), default=8000,
-        help="--serve's port on 127.0.0.1 (default: 8000)")
+        help="--serve's and --watch's port on 127.0.0.1 (default: 8000)")
     args = parser.parse_args(argv)
     args.lr = args.lr or DEFAULT_LR[args.optimizer]
     args.dataset = args.dataset or (None if args.load else "mnist")
@@ -503,6 +512,9 @@ def parse_args(argv=None):
     if (args.keep_best or args.patience) and args.val_size == 0:
         parser.error("--keep-best and --patience choose epochs by the validation loss: "
                      "they need --val-size above 0")
+    if args.watch and (args.load or args.compare is not None or args.doctor or args.find_lr):
+        parser.error("--watch follows a training run: leave out --load, --compare, --doctor "
+                     "and --find-lr")
     for flag in ("--predict", "--serve", "--number-test"):
         if getattr(args, flag[2:].replace("-", "_")) and not args.load:
             parser.error(f"{flag} needs a saved network to ask: train and save one with "

@@ -387,7 +387,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
           momentum=None, nesterov=None, beta1=None, weight_decay=0.0, loss="cross_entropy",
           activation="relu", dropout=0.0, schedule="constant", final_lr=0.0,
           X_val=None, targets_val=None, rng=None, augment=None, on_epoch=None,
-          should_stop=None, keep_best=False, patience=None, plain=False):
+          on_batch=None, should_stop=None, keep_best=False, patience=None, plain=False):
     """Train params in place by minibatch gradient descent; return the history.
 
     Each epoch visits the samples of X (N, D) in a new random order, batch_size at a time,
@@ -404,6 +404,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
                      the dropout masks and augmentation all draw from it
         augment      augment(X_batch, rng) -> X_batch may change each training batch
         on_epoch     on_epoch(record) after every epoch, e.g. to print it
+        on_batch     on_batch(epoch, batch, loss) after every batch's step (a live curve)
         should_stop  asked after every batch; True ends training there
         keep_best    end with the parameters of the epoch with the lowest validation loss
         patience     stop after this many epochs without a lower validation loss (early
@@ -423,7 +424,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
                 "beta1": beta1, "weight_decay": weight_decay, "dropout": dropout,
                 "augment": augment, "keep_best": keep_best, "patience": patience}
     X, targets, X_val, targets_val = check_training(params, X, targets, X_val, targets_val,
-                                                    settings, on_epoch, should_stop)
+                                                    settings, on_epoch, on_batch, should_stop)
     rng = check_rng(rng)
     if optimizer == "sgd":
         step_settings = {"momentum": 0.9 if momentum is None else momentum,
@@ -452,6 +453,8 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
             watch_batch(watch, params, grads, cache, batch_loss, logits, targets_batch,
                         epoch, b, lr)                          # the doctor sees the batch
             step_fn(params, grads, state, lr_now, weight_decay=weight_decay, **step_settings)  # 4
+            if on_batch is not None:
+                on_batch(epoch, b + 1, batch_loss)
             if should_stop is not None and should_stop():
                 stopped = "asked"
                 break
@@ -1090,7 +1093,8 @@ def too_few_steps(history, run):
     remedies = [change(batch_size=batch_size), more_epochs] \
         if 32 <= batch_size < run["batch_size"] else [more_epochs]
     return [finding(
-        "too little training", f"{steps} steps in all ({len(history)} epochs of {batches} "
+        "too little training", f"{steps} steps in all ({len(history)} epoch"
+        f"{'s' if len(history) > 1 else ''} of {batches} "
         f"batches of {run['batch_size']}), and the loss still fell from {before:.3g} to "
         f"{history[-1]['loss']:.3g} in the last epoch", "the network learns a little at "
         "each step, and the run ended long before it had learned what it could", remedies)]
@@ -1829,7 +1833,8 @@ def check_dataset(params, X, targets, loss, name):
     return X, targets.astype(X.dtype, copy=False)
 
 
-def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, should_stop):
+def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, on_batch,
+                   should_stop):
     """(X, targets, X_val, targets_val) as check_dataset makes them; raise if a setting of
     train() (most are in the dict settings) is out of range, or would do nothing."""
     for what, choices in (("activation", ACTIVATIONS), ("loss", LOSSES),
@@ -1845,7 +1850,7 @@ def check_training(params, X, targets, X_val, targets_val, settings, on_epoch, s
                        settings["beta1"])
     check_weight_decay(settings["weight_decay"], settings["lr"])
     for name, function in (("augment", settings["augment"]), ("on_epoch", on_epoch),
-                           ("should_stop", should_stop)):
+                           ("on_batch", on_batch), ("should_stop", should_stop)):
         if function is not None and not callable(function):
             raise TypeError(f"{name} must be a function or None, got {type(function).__name__}")
     if not isinstance(settings["keep_best"], bool):

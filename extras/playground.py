@@ -11,7 +11,8 @@ optimizer, run here by the server in the order nn.train(..., plain=True) runs th
     GET  /               the page (playground.html)
     GET  /state          step, epoch, losses, accuracies, the doctor's findings (JSON)
     GET  /picture        the decision boundary and every unit's output over the plane, as
-                         GRID x GRID grey levels (base64), and the weights
+                         GRID x GRID grey levels (base64), and the weights; with the
+                         state too (one request a frame)
     GET  /data           the points, training and test
     GET  /code           the few lines of Python that train the same network
     GET  /model          the trained network, as nn.save() writes it
@@ -44,14 +45,14 @@ FEATURES = {"x1": lambda x1, x2: x1, "x2": lambda x1, x2: x2,
             "sin(x1)": lambda x1, x2: np.sin(x1), "sin(x2)": lambda x1, x2: np.sin(x2)}
 DEFAULTS = {"problem": "spiral", "noise": 0, "train_percent": 50, "points": 500,
             "features": ["x1", "x2", "sin(x1)", "sin(x2)"], "hidden": [8, 8],
-            "activation": "tanh", "optimizer": "adam", "lr": 0.03, "batch_size": 10,
+            "activation": "tanh", "optimizer": "adam", "lr": 0.003, "batch_size": 10,
             "weight_decay": 0.0, "dropout": 0.0, "seed": 0}
 MAX_LAYERS, MAX_UNITS = 6, 32
 MAX_CSV_BYTES, MAX_CSV_ROWS = 1_000_000, 10_000
 MAX_JSON_BYTES = 10_000
 SPAN = 6.0          # the plane shown, [-SPAN, SPAN] in x1 and x2, as TensorFlow Playground
 GRID = 40           # points a side at which the pictures are computed
-STEP_SECONDS = 0.03 # training runs in slices this long, between which the page is answered
+STEP_SECONDS = 0.01 # training runs in slices this long, between which the page is answered
 
 
 def main(argv=None):
@@ -319,7 +320,9 @@ class Playground:
         for i in range(1, len(self.sizes) - 1):
             a = cache[f"a{i}"]
             layers.append([grey(a[:, k], self.settings["activation"]) for k in range(a.shape[1])])
-        return {"step": self.step, "grid": GRID, "span": SPAN, "layers": layers,
+        layers.append([grey(probs[:, k], "probability") for k in range(self.classes)])
+        return {"step": self.step, "state": self.state_json(), "grid": GRID, "span": SPAN,
+                "layers": layers,
                 "answer": base64.b64encode(probs.argmax(axis=1).astype(np.uint8).tobytes()).decode(),
                 "sureness": grey(probs.max(axis=1), "probability"),
                 "class1": grey(probs[:, 1], "probability"),
