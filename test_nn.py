@@ -5,6 +5,7 @@ Run with:  python -m pytest -q
 Needs no network and no data: every file a test reads, it writes first.
 """
 import gzip
+import json
 import hashlib
 import math
 import os
@@ -2009,6 +2010,39 @@ def test_keep_best_and_patience_flags_say_what_they_did(tiny_run):
     with pytest.raises(SystemExit) as exit_status:
         tiny_run("--keep-best", "--val-size", 0)
     assert exit_status.value.code == 2
+
+
+def test_watch_serves_the_run_and_its_stop_keeps_what_save_promises(tmp_path, tiny_run,
+                                                                     monkeypatch):
+    """--watch: the page's state follows the run; its stop ends training as Ctrl-C does
+    (stopped early, the network saved, the judge skipped), and the page would stay up."""
+    from extras import watch
+    seen, stayed = {}, []
+    make_server = watch.make_server
+
+    def spy(run, port):
+        server = make_server(run, 0)
+        seen["address"], seen["run"] = f"127.0.0.1:{server.server_address[1]}", run
+        return server
+    monkeypatch.setattr(watch, "make_server", spy)
+    monkeypatch.setattr(watch, "stay_up", lambda run: stayed.append(run.finished or True))
+
+    on_batch = watch.LiveRun.on_batch
+
+    def stop_after_a_few_batches(run, epoch, batch, loss):
+        on_batch(run, epoch, batch, loss)
+        if run.step == 5:
+            with urllib.request.urlopen(urllib.request.Request(
+                    f"http://{seen['address']}/stop", method="POST"), timeout=10) as reply:
+                assert json.loads(reply.read())["stopped"]
+    monkeypatch.setattr(watch.LiveRun, "on_batch", stop_after_a_few_batches)
+    model = tmp_path / "model.npz"
+    status, out, err = tiny_run("--watch", "--batch-size", 10, "--epochs", 5, "--save", model)
+    assert status == 0 and "watch the run at http://127.0.0.1:" in err
+    assert "stopped early during epoch 1" in err and model.exists() and stayed
+    assert seen["run"].step == 5 and not out.count("epoch   1/5")
+    with pytest.raises(SystemExit):
+        tiny_run("--watch", "--doctor")
 
 
 def test_the_doctor_speaks_in_flags(tiny_run, capsys):
