@@ -1078,11 +1078,12 @@ def rate_too_low(history, run):
 
 def too_few_steps(history, run):
     """A run of fewer than MIN_STEPS batches whose loss was still falling at its end, and
-    still above a tenth of chance (a small data set is learned in few steps)."""
+    still above a tenth of chance (a small data set is learned in few steps); of a run
+    still going (its last record says nothing of how it stopped), the batches planned."""
     if "batch_size" not in run or "samples" not in run or run.get("epochs") is None:
         return []                                # (None: a run with no end, a playground's)
-    batches = math.ceil(run["samples"] / run["batch_size"])
-    steps, epochs = batches * len(history), run["epochs"]
+    batches, epochs = math.ceil(run["samples"] / run["batch_size"]), run["epochs"]
+    steps = batches * (len(history) if "stopped" in history[-1] else epochs)   # live: planned
     before = history[-2]["loss"] if len(history) > 1 else history[0].get("initial_loss")
     chance = history[0].get("chance_loss")
     if steps >= MIN_STEPS or before is None or history[-1]["loss"] > (1 - STILL_FALLING) * before \

@@ -153,6 +153,16 @@ def test_the_heart_stands_alone():
                 continue
             wrong.append(f"{function.name} uses {node.id} (line {node.lineno})")
     assert not wrong, wrong
+    assert source.count("len(params) // 2") == 1            # count_layers(), said once
+
+
+def test_one_log_and_one_idx_parser_serve_the_whole_project():
+    """mnist.py and extras/ share extras' log() and fetch.read_idx (bench.py reads the cache
+    with it too): no second copy to drift."""
+    from extras import bench
+    import extras
+    assert mnist.log is extras.log and not hasattr(mnist, "read_idx")
+    assert "read_idx" in open(bench.__file__, encoding="utf-8").read()
 
 
 # ---------------------------------------------------------------- gradients
@@ -909,6 +919,12 @@ def test_too_few_steps_is_named_only_while_the_loss_still_falls():
     assert checks(history) == ["too little training"]
     assert remedies(history, "too little training") == [{"epochs": 250}]
     assert checks(train_blobs([20, 64, 3], epochs=5, batch_size=32, lr=0.01)) == []
+    seen = []                                  # 300 epochs planned, 5 done: a live page asks
+    history = train_blobs([20, 64, 3], epochs=300, batch_size=1000, lr=0.01,
+                          on_epoch=lambda record: seen.append(dict(record)),
+                          should_stop=lambda: len(seen) == 5)
+    assert history[-1]["stopped"] == "asked" and checks(history) == ["too little training"]
+    assert "too little training" not in checks(seen)     # still going: 600 steps planned
 
 
 def test_a_weight_decay_that_shrinks_the_weights_is_named():
