@@ -2083,6 +2083,11 @@ def test_each_dataset_trains_with_its_own_defaults_unless_told_otherwise(capsys)
                                                   mnist.DEFAULTS["fashion"]["dropout"])
     assert mnist.parse_args(["--dataset", "fashion", "--augment", "shift"]).augment == "shift"
     assert mnist.parse_args(["--dataset", "fashion", "--dropout", "0"]).dropout == 0
+    # MNIST's decay is sized for Adam's rate (each step shrinks W by lr * decay): SGD's
+    # rate is 25x Adam's, so SGD gets none unless asked
+    assert [mnist.parse_args(flags).weight_decay for flags in (
+        [], ["--optimizer", "sgd"], ["--optimizer", "sgd", "--weight-decay", "0.3"],
+        ["--dataset", "fashion"])] == [0.1, 0.0, 0.3, 0.0]
     with pytest.raises(SystemExit):
         mnist.parse_args(["--help"])
     assert "for fashion)" in capsys.readouterr().out
