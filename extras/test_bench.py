@@ -27,7 +27,8 @@ def test_the_bench_times_each_side_and_says_what_it_compared(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert "PyTorch is not installed" in out
     row = out.splitlines()[-1].split()
-    assert row[0] == "small-sgd32" and row[2] == "nan" and float(row[-1]) > 1
+    assert row[0] == "small-sgd32" and row[2] == "nan" and float(row[-1]) > 0   # a ratio: on a
+    # busy machine one rep of the floor may take longer than nn.py's
 
 
 def test_a_busy_machine_gets_the_thread_tip_and_a_quiet_one_nothing(monkeypatch):

@@ -6,12 +6,10 @@ import json
 import shutil
 import threading
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 
-import nn
 from extras import playground
 
 
