@@ -50,17 +50,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def read_json(self, max_bytes):
-        """The request's body as JSON, refused (ValueError) without a Content-Length, over
-        max_bytes (unread: the connection is closed after the answer), or not JSON."""
+    def read_body(self, max_bytes, what="the request"):
+        """The request's body, refused (ValueError) without a Content-Length, or over
+        max_bytes (unread: the connection is closed after the answer)."""
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             raise ValueError("send a Content-Length header")
         if int(length) > max_bytes:
             self.close_connection = True
-            raise ValueError(f"the request has {int(length):,} bytes; at most {max_bytes:,}")
+            raise ValueError(f"{what} has {int(length):,} bytes; at most {max_bytes:,} "
+                             f"({max_bytes / 1e6:g} MB)")
+        return self.rfile.read(int(length))
+
+    def read_json(self, max_bytes):
+        """The request's body as JSON (see read_body), or a ValueError."""
         try:
-            return json.loads(self.rfile.read(int(length)))
+            return json.loads(self.read_body(max_bytes))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ValueError("the request is not JSON") from None
 

@@ -430,15 +430,8 @@ def make_server(playground, port):
                 self.answer(400, {"error": str(error).splitlines()[0]})
 
         def read_text(self, max_bytes):
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                raise ValueError("send a Content-Length header")
-            if int(length) > max_bytes:
-                self.close_connection = True
-                raise ValueError(f"the file has {int(length):,} bytes; the playground takes "
-                                 f"{max_bytes // 1_000_000} MB at most")
             try:
-                return self.rfile.read(int(length)).decode("utf-8")
+                return self.read_body(max_bytes, "the file").decode("utf-8")
             except UnicodeDecodeError:
                 raise ValueError("the file is not text (UTF-8): save it as CSV") from None
 

@@ -136,7 +136,7 @@ def test_a_50_mb_upload_is_refused_unread_and_the_server_stays_up(server):
     connection.endheaders()
     connection.send(b"x1,x2,label\n" * 1000)
     reply = connection.getresponse()
-    assert reply.status == 400 and "1 MB at most" in json.loads(reply.read())["error"]
+    assert reply.status == 400 and "at most 1,000,000 (1 MB)" in json.loads(reply.read())["error"]
     connection.close()
     assert request(address, "GET", "/state")[0] == 200
 
