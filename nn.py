@@ -446,7 +446,7 @@ def train(params, X, targets, epochs=10, batch_size=32, lr=0.01, optimizer="sgd"
                 X_batch = check_augmented(augment(X_batch, rng), X_batch)
             lr_now = scheduled_lr(lr, (epoch - 1) * batches + b, epochs * batches,
                                   schedule, final_lr)
-            with np.errstate(over="ignore", invalid="ignore"):    # a blow-up: the doctor's
+            with np.errstate(over="ignore", invalid="ignore"):    # a blow-up is the doctor's
                 logits, cache = forward(params, X_batch, activation, dropout, rng, keep)  # 1
                 batch_loss, dlogits = loss_fn(logits, targets_batch)                      # 2
                 grads = backward(params, cache, dlogits)                                  # 3
@@ -655,7 +655,8 @@ def new_watch(params, targets, targets_val, batches_per_epoch, settings):
     watch = {"loss": settings["loss"], "activation": settings["activation"],
              "every": max(1, batches_per_epoch // WATCHED_BATCHES), "reference": None,
              "settings": run_settings(params, targets, targets_val, settings),
-             "initial_weight_rms": [rms(params[f"W{i}"]) for i in range(1, count_layers(params) + 1)]}
+             "initial_weight_rms": [rms(params[f"W{i}"])
+                                    for i in range(1, count_layers(params) + 1)]}
     return start_epoch(watch, params)
 
 
@@ -751,7 +752,8 @@ def run_settings(params, targets, targets_val, settings):
     settings, whether it augmented, the layer sizes, the samples (for the steps a run
     takes), and for mse the targets' mean and std, and the validation loss of always
     predicting the training targets' mean (the baseline a regression must beat)."""
-    run = dict(settings, augment=settings["augment"] is not None, nesterov=bool(settings["nesterov"]),
+    run = dict(settings, augment=settings["augment"] is not None,
+               nesterov=bool(settings["nesterov"]),
                momentum=0.9 if settings["momentum"] is None else settings["momentum"],
                beta1=0.9 if settings["beta1"] is None else settings["beta1"],
                sizes=layer_sizes(params),
@@ -814,10 +816,10 @@ def diagnose(history):
     order of cause and effect. A run that starts wrong (the loss at start, the targets'
     scale); a learning rate too high, whose steps kill or saturate units and so starve
     the first layers (dropout that breaks the network, the units and vanishing gradients
-    are named as causes only when the rate is not to blame); the network's shape; a rate too low, or too few steps;
-    regularisers too strong (a network still learning fast lags on its training batches
-    too, so they are asked only when nothing above explains it); then how training and
-    validation compare."""
+    are named as causes only when the rate is not to blame); the network's shape; a rate
+    too low, or too few steps; regularisers too strong (a network still learning fast
+    lags on its training batches too, so they are asked only when nothing above explains
+    it); then how training and validation compare."""
     if not history:
         return []
     run = history[0].get("settings", {})
@@ -828,7 +830,8 @@ def diagnose(history):
                         [new_lr(run, 1 / 10), advice("inputs scaled to [0, 1]")])]
     found = loss_at_start(history) + target_scale(run)
     rate = rate_too_high(history, run)
-    found += rate or (dropout_mismatch(history, run) + units(history, run) + vanishing(history, run))
+    found += rate or (dropout_mismatch(history, run) + units(history, run)
+                      + vanishing(history, run))
     found += too_narrow(history, run)
     found += [] if found else rate_too_low(history, run) or too_few_steps(history, run)
     found += [] if found else too_regularised(history, run)
@@ -900,10 +903,14 @@ def target_scale(run):
                         "y = t * std + mean)")])]
 
 
+def middle(values):
+    """The median of values (of an even count, the upper of the two middle ones)."""
+    return sorted(values)[len(values) // 2]
+
+
 def epoch_one_ratio(history):
     """The median over the layers of epoch 1's update ratios."""
-    layers = history[0]["layers"]
-    return sorted(layer["update_ratio"] for layer in layers)[len(layers) // 2]
+    return middle([layer["update_ratio"] for layer in history[0]["layers"]])
 
 
 def weight_growth(history):
@@ -935,12 +942,17 @@ def rate_too_high(history, run):
     if ratio <= UPDATE_RATIO_HIGH and not hurt and not (
             ratio > UPDATE_RATIO_HURTING and grown > WEIGHTS_GROWN):
         return []
-    damage = [f"{100 * share:.0f}% of layer {layer}'s units {'were dead' if kind == 'dead' else 'sat at a flat end'}"
+    damage = [f"{100 * share:.0f}% of layer {layer}'s units "
+              f"{'were dead' if kind == 'dead' else 'sat at a flat end'}"
               for layer, share, kind in hurt]
     if grown > WEIGHTS_GROWN:
         damage.append(f"the weights grew to {grown:.0f}x their starting size")
-    others = [change(activation="leaky_relu")] if any(kind == "dead" for *_, kind in hurt) else \
-        [change(activation="relu", init="he")] if hurt and run.get("activation") in SATURATED_Z else []
+    if any(kind == "dead" for *_, kind in hurt):
+        others = [change(activation="leaky_relu")]
+    elif hurt and run.get("activation") in SATURATED_Z:
+        others = [change(activation="relu", init="he")]
+    else:
+        others = []
     return [finding(
         "learning rate too high", f"each step changed the weights by {ratio:.1e} of their "
         f"size in epoch 1 (about 1e-3 is healthy)" + "".join(f"; {text}" for text in damage),
@@ -1040,8 +1052,7 @@ def too_regularised(history, run):
     accuracy too)."""
     last = history[-1]
     dropout, decay, lr = run.get("dropout") or 0, run.get("weight_decay") or 0, run.get("lr")
-    growth = sorted(weight_growth(history))
-    shrunk = growth[len(growth) // 2]                      # the median layer's
+    shrunk = middle(weight_growth(history))               # the median layer's size
     if decay > 0 and lr and lr * decay > UPDATE_RATIO_GOOD and shrunk < WEIGHTS_SHRUNK:
         return [finding(
             "weight decay too strong", f"each step shrinks the weights by lr * weight_decay "
@@ -1067,9 +1078,10 @@ def rate_too_low(history, run):
     """CS231n's update ratio 3x or more below 1e-3 in epoch 1, while the training loss is
     still above a tenth of chance: the steps are too small to get anywhere."""
     ratio, chance, last = epoch_one_ratio(history), history[0].get("chance_loss"), history[-1]
-    if ratio >= UPDATE_RATIO_LOW or (chance and last["loss"] < chance / 10) or vanishing(history, run):
-        return []                                # (vanishing: a higher rate would only
-    return [finding(                             # blow up the last layers)
+    if ratio >= UPDATE_RATIO_LOW or (chance and last["loss"] < chance / 10) or \
+            vanishing(history, run):             # (then a higher rate would only blow up
+        return []                                # the last layers)
+    return [finding(
         "learning rate too low", f"each step changed the weights by only {ratio:.1e} of "
         f"their size in epoch 1 (about 1e-3 is healthy), and the training loss is still "
         f"{last['loss']:.3g}", "the learning rate is too low: the network barely moves",
@@ -1107,7 +1119,8 @@ def underfitting(history, run):
     loss above a quarter of chance and no longer falling (asked when nothing else fired)."""
     last, chance = history[-1], history[0].get("chance_loss")
     if len(history) < 2 or not chance or last.get("val_accuracy") is None or \
-            last["loss"] < chance / 4 or last["loss"] < (1 - STILL_FALLING) * history[-2]["loss"] or \
+            last["loss"] < chance / 4 or \
+            last["loss"] < (1 - STILL_FALLING) * history[-2]["loss"] or \
             abs(last["train_accuracy"] - last["val_accuracy"]) > MEMORISING_GAP:
         return []
     sizes = run.get("sizes")
@@ -1170,8 +1183,8 @@ def fitting(history, run):
         found.append(finding(
             "worse than the mean", f"the validation loss {losses[-1]:.3g} is above "
             f"{run['baseline_loss']:.3g}, the validation loss of always predicting the "
-            f"training targets' mean", "the network has learned less than nothing that carries over "
-            "to new samples", [advice("see the other findings; if there are none, a lower "
+            f"training targets' mean", "the network has learned less than nothing that carries "
+            "over to new samples", [advice("see the other findings; if there are none, a lower "
                                       "learning rate and fewer epochs")]))
     return found
 
@@ -1247,7 +1260,8 @@ def sanity_check(params, X, targets, loss="cross_entropy", *, activation, n_samp
     vanishing = f"{vanishing:,.0f}x" if n_layers >= 3 and vanishing > 1 / VANISHING_RATIO else ""
     learned, taken, real_loss, real_accuracy = overfit(X_small)
     cause = ("the network cannot even learn a handful of samples by heart: its steps are too "
-             "small, or it is", [change(lr=float(f"{lr * 10:.3g}")), advice("more or wider layers")])
+             "small, or it is",
+             [change(lr=float(f"{lr * 10:.3g}")), advice("more or wider layers")])
     if not real_loss < start_loss:                 # (or NaN) the steps made it worse
         cause = ("the steps are too large: the loss rose instead of falling",
                  [change(lr=float(f"{lr / 10:.3g}")), advice("measure one: find_lr()")])
@@ -1526,10 +1540,10 @@ FAST_OPTIMIZERS = {"sgd": sgd_step_fast, "adam": adam_step_fast}
 def in_slices(*arrays):
     """Matching slices of BLOCK entries of arrays of one shape (views: what is written to
     them reaches the arrays), each with a scratch buffer of its size as the last item."""
-    scratch = np.empty(min(arrays[0].size, BLOCK), dtype=arrays[0].dtype)
     if not all(array.flags.c_contiguous for array in arrays):
         yield (*arrays, np.empty_like(arrays[0]))
         return
+    scratch = np.empty(min(arrays[0].size, BLOCK), dtype=arrays[0].dtype)
     flat = [array.reshape(-1) for array in arrays]
     for start in range(0, arrays[0].size, BLOCK):
         pieces = [array[start:start + BLOCK] for array in flat]
@@ -1881,9 +1895,11 @@ def optimizer_settings(optimizer, momentum, nesterov, beta1):
         return {"momentum": momentum, "nesterov": bool(nesterov)}
     beta1 = 0.9 if beta1 is None else beta1
     check_fraction("beta1", beta1)
-    if nesterov is not None or momentum not in (None, beta1):   # (a script for both may
-        raise ValueError("momentum and nesterov are SGD's; Adam's running mean of the "   # pass
-                         "gradients decays by beta1=... (default 0.9)")          # 0.9 to both)
+    # A momentum equal to beta1 changes nothing: a script written for both optimizers
+    # may pass momentum=0.9 to each.
+    if nesterov is not None or momentum not in (None, beta1):
+        raise ValueError("momentum and nesterov are SGD's; Adam's running mean of the "
+                         "gradients decays by beta1=... (default 0.9)")
     return {"beta1": beta1}
 
 

@@ -224,8 +224,7 @@ class Playground:
         csv_points = self.csv[:2] if self.csv else None
         (self.X, self.y, self.X_test, self.y_test, self.scale,
          self.points) = dataset(s, csv_points)
-        self.classes = int(max(self.y.max(), self.y_test.max() if len(self.y_test) else 0)) + 1
-        self.classes = max(self.classes, 2)
+        self.classes = int(max(self.y.max(), self.y_test.max())) + 1   # (both hold a point)
         self.rng = np.random.default_rng(s["seed"])
         self.sizes = [len(s["features"]), *s["hidden"], self.classes]
         self.init = "he" if s["activation"] in ("relu", "leaky_relu") else "glorot"
