@@ -102,7 +102,7 @@ def main(argv=None):
     probs = nn.softmax(nn.outputs(params, X_test, args.activation))          # (10000, 10)
     test_accuracy = nn.accuracy(test_labels, probs.argmax(axis=1))
     if args.save:
-        save_network(args, params, history, test_accuracy, should_stop, X_train, rng)
+        save_network(args, params, history, test_accuracy, should_stop, X_train)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from extras import doctor                 # the doctor's view of the run, on the terminal
     doctor.print_findings(history, sizes, say=lambda remedy: as_flags(remedy, args))
@@ -241,13 +241,15 @@ def print_ending(history, stopped, args):
               f"({kept['val_loss']:.4f}; accuracy {100 * kept['val_accuracy']:.2f}%)")
 
 
-def save_network(args, params, history, test_accuracy, should_stop, X_train, rng):
+def save_network(args, params, history, test_accuracy, should_stop, X_train):
     """--save: the network with its settings, results and history (as JSON text, for the
-    curves of --load --report); for MNIST also the reader's judge (extras/judge.py)."""
+    curves of --load --report); for MNIST also the reader's judge (extras/judge.py),
+    trained once per dataset and kept in its data folder."""
     judge = None
     if args.dataset == "mnist" and not should_stop():     # Ctrl-C in training: skip it
         from extras.judge import judge_for_saving
-        judge = judge_for_saving(X_train.reshape(-1, 28, 28), rng, log, should_stop)
+        judge = judge_for_saving(X_train.reshape(-1, 28, 28), Path(args.data_dir) / args.dataset,
+                                 log, should_stop)
     val_accuracy = history[-1]["val_accuracy"] if history else None
     settings = {key: value for key, value in training_settings(args).items()
                 if key != "activation" and value is not None}
@@ -480,7 +482,7 @@ def parse_args(argv=None):
         "(default: off)")
     add = parser.add_argument_group("saving, reporting, reading").add_argument
     add("--save", metavar="PATH", help="save the network to an .npz file; MNIST's also gets "
-        "the reader's judge, trained after it, its progress shown (default: not saved)")
+        "the reader's judge, trained once and kept in --data-dir (default: not saved)")
     add("--load", metavar="PATH", help="use a network saved with --save instead of training "
         "one (default: train)")
     add("--show", type=bounded(int, minimum=0), default=6, metavar="N", help="mistakes to "

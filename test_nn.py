@@ -2126,6 +2126,7 @@ def test_the_other_modes_are_handed_to_extras_with_the_saved_judge(tmp_path, tin
     assert not (tmp_path / "data" / "runs.jsonl").exists()
     saved = judge.saved_judge(nn.load(model)[1], model)
     assert saved["W1"].shape == (784, judge.JUDGE_HIDDEN)
+    assert (tmp_path / "data" / "mnist" / judge.JUDGE_FILE).exists()    # kept for next time
     given, read_number = [], reader.read_number
 
     def reading(pixels, params, activation, name="image", judge=None):

@@ -3,9 +3,10 @@
 write_number() writes MNIST digits into a picture as a user would (apart on white paper,
 photographed on grey paper under uneven light, or touching); number_test() reads such
 numbers made from MNIST's test digits (--number-test); train_judge() teaches the reader's
-judge, at --save, on numbers made from the training digits.
+judge on numbers made from the training digits, once per dataset (judge_for_saving keeps it).
 """
 import difflib
+import os
 import textwrap
 import time
 
@@ -18,6 +19,9 @@ from extras.images import ImageError, ink_box, resize
 JUDGE_NUMBERS = 2700   # numbers written with training digits that the judge learns from
 JUDGE_HIDDEN = 64      # the judge: 784-64-2, 5 epochs
 JUDGE_EPOCHS = 5
+JUDGE_SEED = 0         # the judge's own: it is trained once per dataset, whatever the run's
+JUDGE_FILE = "reader-judge.npz"       # in the dataset's data folder
+JUDGE_RECIPE = f"{JUDGE_NUMBERS} numbers, 784-{JUDGE_HIDDEN}-2, {JUDGE_EPOCHS} epochs, v1"
 NUMBER_KINDS = {"apart": "apart, on white paper", "photo": "photographed, grey paper",
                 "touching": "close or touching"}
 
@@ -128,15 +132,37 @@ def on_paper(canvas, kind, rng):
     return np.clip(np.round(255 * rgb), 0, 255).astype(np.uint8)
 
 
-def judge_for_saving(images, rng, log=print, should_stop=lambda: False):
-    """--save's judge: train_judge on JUDGE_NUMBERS numbers of images (the training
-    digits, float (N, 28, 28) in [0, 1]), saying so and what Ctrl-C does; None if
-    skipped."""
-    log(f"training the reader's judge, which tells one whole digit from a piece or a pair: "
-        f"{JUDGE_NUMBERS:,} numbers cut up, then {JUDGE_EPOCHS} epochs (Ctrl-C skips it)")
-    judge = train_judge(images, rng, JUDGE_NUMBERS, log, should_stop)
+def judge_for_saving(images, folder, log=print, should_stop=lambda: False):
+    """--save's judge. It depends on the dataset's training digits alone, not on the
+    network saved, so it is trained once, with its own seed (JUDGE_SEED), and kept in
+    folder (the dataset's data folder) as JUDGE_FILE; later saves read it back. A kept
+    file of another recipe (JUDGE_RECIPE), or one that cannot be read, is trained again,
+    saying why. images: the training digits, float (N, 28, 28) in [0, 1]. Returns the
+    judge's params; None if skipped (Ctrl-C)."""
+    path = os.path.join(folder, JUDGE_FILE)
+    if os.path.exists(path):
+        try:
+            judge, info = nn.load(path)
+            if info.get("recipe") == JUDGE_RECIPE and info["sizes"][::2] == [28 * 28, 2]:
+                log(f"the reader's judge, which tells one whole digit from a piece or a pair: "
+                    f"{path}, trained once for this dataset")
+                return judge
+            log(f"{path} holds a judge of another recipe ({info.get('recipe')}); training "
+                f"it again")
+        except (ValueError, OSError) as error:
+            log(f"warning: {error}; training the reader's judge again")
+    log(f"training the reader's judge, which tells one whole digit from a piece or a pair, "
+        f"once for this dataset (kept in {path}): {JUDGE_NUMBERS:,} numbers cut up, then "
+        f"{JUDGE_EPOCHS} epochs (Ctrl-C skips it)")
+    judge = train_judge(images, np.random.default_rng(JUDGE_SEED), JUDGE_NUMBERS, log,
+                        should_stop)
     if judge is None:
         log("skipped the judge: the network is saved without it, and reads numbers less well")
+        return None
+    try:
+        nn.save(path, judge, "relu", recipe=JUDGE_RECIPE)
+    except OSError as error:
+        log(f"warning: could not keep the judge for next time ({error})")
     return judge
 
 
@@ -181,11 +207,15 @@ def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
             most, second = np.sort(np.pad(covered, ((0, 0), (0, 1))), axis=1)[:, [-1, -2]].T
             label = np.where((most >= 0.85) & (second <= 0.25), 1,
                              np.where((second >= 0.5) | (most < 0.7), 0, -1))
-            inputs.append(candidate_inputs[label >= 0])
+            kept = candidate_inputs[label >= 0]          # as bytes: a quarter of the memory
+            inputs.append(np.round(255 * kept).astype(np.uint8))
             whole.append(label[label >= 0])
     if not inputs:
         return None
     X, whole = np.concatenate(inputs).reshape(-1, 28 * 28), np.concatenate(whole)
+    del inputs
+    X = X.astype(np.float32)
+    X /= 255
     log(f"  training the judge on {len(X):,} cut-out candidates ({100 * whole.mean():.0f}% of "
         f"them whole digits), {JUDGE_EPOCHS} epochs")
     judge = nn.init_params([28 * 28, JUDGE_HIDDEN, 2], rng=rng)

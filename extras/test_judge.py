@@ -73,3 +73,33 @@ def test_a_saved_judge_is_checked_when_loaded(glyph_judge):
         damaged = {key: value for key, value in damaged.items() if value is not None}
         with pytest.raises(ValueError, match="x.npz is damaged: its reader's judge"):
             judge.saved_judge(damaged, "x.npz")
+
+
+def test_the_judge_is_trained_once_per_dataset_and_kept(tmp_path, monkeypatch):
+    """--save's judge depends on the training digits alone: the first save trains it and
+    keeps it in the data folder; the next reads it back without training; a kept judge of
+    another recipe, or a damaged file, is trained again, saying so."""
+    monkeypatch.setattr(judge, "JUDGE_NUMBERS", 8)
+    images = np.array([glyph(d, np.random.default_rng(d)) for d in (0, 1, 7) * 4]) / 255
+    said = []
+    first = judge.judge_for_saving(images, tmp_path, said.append)
+    kept = tmp_path / judge.JUDGE_FILE
+    assert kept.exists() and "training the reader's judge" in said[0]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+    monkeypatch.setattr(judge, "train_judge", no_training)
+    said.clear()
+    again = judge.judge_for_saving(images, tmp_path, said.append)
+    assert all(np.array_equal(again[key], first[key]) for key in first)
+    assert said == [f"the reader's judge, which tells one whole digit from a piece or a pair: "
+                    f"{kept}, trained once for this dataset"]
+    monkeypatch.setattr(judge, "train_judge", lambda *args: None)      # Ctrl-C: skipped
+    monkeypatch.setattr(judge, "JUDGE_RECIPE", "another")
+    said.clear()
+    assert judge.judge_for_saving(images, tmp_path, said.append) is None
+    assert "holds a judge of another recipe" in said[0] and "skipped the judge" in said[-1]
+    kept.write_bytes(b"not a model")
+    said.clear()
+    judge.judge_for_saving(images, tmp_path, said.append)
+    assert said[0].startswith("warning: ") and "training the reader's judge again" in said[0]
