@@ -35,6 +35,8 @@ CUT_PRICE = 10.0       # what a cut through ink costs, in log-probability, times
 CUT_FREE = 0.3         # of the share of its rows in ink beyond this (a joint costs nothing)
 WIDEST = 3.0           # a digit is rarely this many standard deviations wider than its class
 SHORTEST = 0.75        # nor shorter than this share of the digits around it
+PEN_WIDTH = 0.14       # MNIST's finest strokes: the 10th percentile of its training digits'
+                       # stroke width (2.2 pixels) over their longer side (20 pixels)
 # log(width / height) of the ink of each class in MNIST's training set: mean and standard
 # deviation. A 1 is narrow and varies most; a 0, a 2 or a 5 is about as wide as tall.
 DIGIT_SHAPES = np.array([[-0.10, 0.19], [-0.91, 0.45], [-0.07, 0.21], [-0.23, 0.21],
@@ -151,6 +153,21 @@ def read_number(pixels, params, activation, name="image", judge=None):
                                               for d, q in zip(digits, doubt)),
             "inputs": np.array(inputs),
             "boxes": np.round(np.array([ink_box(mask) for mask in masks]) * factor).astype(int)}
+
+
+def digit_input(pixels, name="image"):
+    """What the network is given for a picture of one digit, prepared as read_number
+    prepares each digit of a number (the ink against the paper, specks and marks off the
+    line dropped, cropped, scaled and centred), never cut up: float32 (28, 28). For
+    pictures taught to the network (teach.py), so it learns what it will be shown."""
+    grey = grey_levels(pixels)
+    factor = math.ceil(max(grey.shape) / WORK_SIZE)
+    if factor > 1:
+        height, width = grey.shape[0] // factor, grey.shape[1] // factor
+        grey = resize(grey[:height * factor, :width * factor], height, width)
+    ink, labels, groups, _ = find_groups(grey, name)
+    members = np.concatenate([members for members, _ in groups])
+    return centre_digit(np.where(np.isin(labels, members), ink, 0))
 
 
 def find_groups(grey, name="image"):
@@ -567,7 +584,7 @@ def centre_digit(ink):
     in 300 more); brightest ink scaled to 1, like the training images' 255. float32 (28,
     28)."""
     top, left, bottom, right = ink_box(ink, 0.2)
-    ink = ink[top:bottom, left:right]
+    ink = pen_like_mnist(ink[top:bottom, left:right])
     scale = 20 / max(ink.shape)
     height = max(1, round(ink.shape[0] * scale))
     width = max(1, round(ink.shape[1] * scale))
@@ -580,3 +597,17 @@ def centre_digit(ink):
     digit = np.zeros((28, 28))
     digit[top:top + height, left:left + width] = small
     return (digit / digit.max()).astype(np.float32)
+
+
+def pen_like_mnist(ink):
+    """ink (H, W), cropped to a digit, with strokes made as wide as MNIST's when they are
+    finer: at MNIST's size (the longer side 20 pixels), a fine pen's line is a faint
+    half-pixel that the network has rarely seen. Strokes narrower than PEN_WIDTH of the
+    longer side (stroke_width of the ink above half the brightest) are widened by a
+    maximum over a square window; ink (H + k - 1, W + k - 1) for a window of k."""
+    width = stroke_width(ink > 0.5 * ink.max())
+    grow = int(round(PEN_WIDTH * max(ink.shape) - width))
+    if grow < 1:
+        return ink
+    padded = np.pad(ink, ((grow // 2, grow - grow // 2),) * 2)
+    return window_filter(padded, grow + 1, np.maximum)

@@ -305,3 +305,34 @@ def test_a_jpeg_is_read_through_pillow_upright(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ImageError, match="photo.jpg"):
         reader.read_photo(str(path))
+
+
+def ring_drawn_with(pen, size=100):
+    """A ring size pixels tall, its line pen pixels wide, bright on 0."""
+    y, x = np.mgrid[0:size + 20, 0:size + 20] - (size + 20) / 2
+    return np.clip(pen / 2 + 0.5 - np.abs(np.hypot(y, x * 1.3) - size / 2), 0, 1)
+
+
+def test_a_fine_pens_digit_is_prepared_with_strokes_as_wide_as_mnists():
+    """A ring drawn with a 1-pixel pen, 100 pixels tall, would be a faint half-pixel line
+    at MNIST's size; it is prepared with strokes about as wide as MNIST's finest, and a
+    ring drawn as boldly as MNIST's digits is left as it was."""
+    fine = reader.centre_digit(ring_drawn_with(1))
+    width = reader.stroke_width(fine > 0.5)
+    assert width >= 0.8 * reader.PEN_WIDTH * 20 and (fine > 0.5).sum() > 60
+    bold = ring_drawn_with(20)
+    assert reader.pen_like_mnist(bold) is bold
+    grown = reader.pen_like_mnist(ring_drawn_with(2))
+    assert grown.shape[0] > 120 and reader.stroke_width(grown > 0.5) > 10
+
+
+def test_a_picture_of_one_digit_is_prepared_as_a_digit_of_a_number_and_never_cut(glyph_network):
+    """digit_input gives what read_number gives the network for a lone digit, and keeps
+    two touching rings whole (a picture to teach is one digit, whatever it looks like)."""
+    page = write_number(np.array([glyph(7, np.random.default_rng(1))]), "apart",
+                        np.random.default_rng(2), height=60)
+    np.testing.assert_array_equal(reader.digit_input(page),
+                                  reader.read_number(page, glyph_network, "relu")["inputs"][0])
+    pair = reader.digit_input(rings_in_a_row(2))
+    columns = np.flatnonzero(pair.max(axis=0) > 0.3)
+    assert columns[-1] - columns[0] >= 18                     # both rings, side by side
