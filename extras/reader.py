@@ -35,7 +35,7 @@ CUT_PRICE = 10.0       # what a cut through ink costs, in log-probability, times
 CUT_FREE = 0.3         # of the share of its rows in ink beyond this (a joint costs nothing)
 WIDEST = 3.0           # a digit is rarely this many standard deviations wider than its class
 SHORTEST = 0.75        # nor shorter than this share of the digits around it
-PEN_WIDTH = 0.14       # MNIST's finest strokes: the 10th percentile of its training digits'
+PEN_WIDTH = 0.11       # MNIST's finest strokes: the 10th percentile of its training digits'
                        # stroke width (2.2 pixels) over their longer side (20 pixels)
 # log(width / height) of the ink of each class in MNIST's training set: mean and standard
 # deviation. A 1 is narrow and varies most; a 0, a 2 or a 5 is about as wide as tall.
