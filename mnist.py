@@ -68,6 +68,9 @@ def main(argv=None):
     X_train, train_labels, X_val, val_labels = split_off_validation(data, args.val_size)
     sizes = [X_train.shape[1], *args.hidden, len(spec["classes"])]
     rng = np.random.default_rng(args.seed)
+    if args.styles:                           # other hands' ways: extras/distort.py
+        from extras import distort
+        distort.hand_styles(X_train.reshape(-1, 28, 28), train_labels, rng, args.styles)
     init = "he" if args.activation in ("relu", "leaky_relu") else "glorot"
     params = nn.init_params(sizes, rng=rng, init=init)
     if args.find_lr or args.doctor:                    # the doctor's modes: extras/doctor.py
@@ -78,7 +81,8 @@ def main(argv=None):
     print(f"{args.dataset}: {len(X_train):,} training, {args.val_size:,} validation, "
           f"{len(data['test_labels']):,} test images; network {'-'.join(map(str, sizes))}, "
           f"{args.activation}, {args.optimizer} lr {args.lr:g}, augment {args.augment}"
-          f"{' + mirror' if spec['flips'] else ''}, seed {args.seed}")
+          f"{' + mirror' if spec['flips'] else ''}"
+          f"{f' + styles {args.styles:g}' if args.styles else ''}, seed {args.seed}")
     busy_machine_hint(cpus_at_start, log)              # measured while the data loaded
 
     augment = make_augment(args, spec["flips"])
@@ -415,9 +419,9 @@ def run(argv=None):
 # Each dataset's own defaults, chosen on its validation split: shifts help digits and cost
 # clothing accuracy, which gains from less dropout and more epochs.
 DEFAULTS = {"mnist": {"hidden": [576, 576], "epochs": 25, "dropout": 0.3, "augment": "shift",
-                      "weight_decay": 0.1},
+                      "weight_decay": 0.1, "styles": 0.0},
             "fashion": {"hidden": [576, 576], "epochs": 40, "dropout": 0.2, "augment": "none",
-                        "weight_decay": 0.0}}
+                        "weight_decay": 0.0, "styles": 0.0}}
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
 
 
@@ -475,6 +479,10 @@ def parse_args(argv=None):
         low = {"above": 0} if flag == "sigma" else {"minimum": 0}   # sigma divides
         add(f"--{flag}", type=bounded(kind, maximum=limit, **low), default=default,
             help=f"{words} (default: {default:g})")
+    add("--styles", type=bounded(float, minimum=0, maximum=1), metavar="SHARE",
+        help=f"share of the training digits rewritten once, before training, as other hands "
+             f"write: 1s with a flag, 7s crossed, narrower, slanted, bolder or finer "
+             f"({defaults('styles')})")
     add = parser.add_argument_group("the training doctor").add_argument
     add("--doctor", action="store_true", help="check the setup and exit; status 1 if a check "
         "failed (default: off)")

@@ -59,3 +59,110 @@ def resample(images, rows, cols):
     below += cols * (flat[index + width + 5] - below)
     above += rows * (below - above)
     return above
+
+
+# ---------------------------------------------------------------- other hands
+# MNIST's writers were American census staff and students. Other hands write a 1 with a
+# flag and a base, cross their 7s, write narrow or slanted digits, with a marker or a fine
+# pen. hand_styles() rewrites a share of the training digits so, once, before training.
+FLAG_ONES = 0.5        # of the 1s chosen: drawn with a flag (a third of those with a base)
+CROSS_SEVENS = 0.4     # of the 7s chosen: crossed
+RESHAPE = 0.5          # of the digits chosen: narrower (0.55 to 1 as wide) and slanted
+REWEIGHT = 0.4         # of the digits chosen: a bolder or a finer pen
+
+
+def hand_styles(images, labels, rng, share):
+    """Rewrite, in place, a share of images (N, 28, 28) float in [0, 1], light on black,
+    with their labels (N,), as hands that MNIST lacks write them: of the digits chosen,
+    FLAG_ONES of the 1s get a flag, CROSS_SEVENS of the 7s a bar, RESHAPE are made
+    narrower and slanted, REWEIGHT drawn with a bolder or finer pen. Each stays in its
+    20 x 20 box about its centre, as MNIST's preparation left it. Returns the number
+    rewritten."""
+    chosen = np.flatnonzero(rng.random(len(images)) < share)
+    pick = lambda rate, where=True: chosen[(rng.random(len(chosen)) < rate) & where]  # noqa
+    add_strokes(images, pick(FLAG_ONES, labels[chosen] == 1), rng, "flag")
+    add_strokes(images, pick(CROSS_SEVENS, labels[chosen] == 7), rng, "bar")
+    narrow, bold = pick(RESHAPE), pick(REWEIGHT)
+    if len(narrow):
+        images[narrow] = narrow_and_slant(images[narrow], rng)
+    if len(bold):
+        images[bold] = change_pen(images[bold], rng)
+    return len(chosen)
+
+
+def ink_extent(images, level=0.3):
+    """The rows of each image's first and last ink, and the column of the ink's middle in
+    each row: (top, bottom, middle), (N,), (N,), (N, 28); rows with no ink get NaN."""
+    inked = images > level
+    rows = inked.any(axis=2)
+    top = rows.argmax(axis=1)
+    bottom = images.shape[1] - 1 - rows[:, ::-1].argmax(axis=1)
+    columns = np.arange(images.shape[2], dtype=np.float32)
+    weight = inked.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        middle = (inked * columns).sum(axis=2) / weight
+    return top, bottom, middle
+
+
+def add_strokes(images, chosen, rng, kind):
+    """In place: a straight stroke added to images[chosen] (N, 28, 28), as thick as the
+    digit's own strokes (its ink over its height, for a 1 or a 7's stem): for "flag", from
+    the top of a 1 down to the left, a third of its height long, a third of them also a
+    base; for "bar", across a 7's stem a little below its middle."""
+    if len(chosen) == 0:
+        return
+    digits = images[chosen]
+    n = len(digits)
+    top, bottom, middle = ink_extent(digits)
+    height = (bottom - top + 1).astype(np.float32)
+    width = np.clip(digits.sum(axis=(1, 2)) / height, 1.0, 3.5)
+    at = lambda rows: middle[np.arange(n), rows]                          # noqa
+    if kind == "flag":
+        x0, y0 = at(top), top.astype(np.float32)
+        length, angle = height * rng.uniform(0.25, 0.45, n), np.radians(rng.uniform(30, 60, n))
+        segments = [(x0, y0, x0 - length * np.cos(angle), y0 + length * np.sin(angle))]
+        base = rng.random(n) < 1 / 3
+        half = height * rng.uniform(0.2, 0.35, n) * base                   # 0: no base
+        x1, y1 = at(bottom), bottom.astype(np.float32)
+        segments.append((x1 - half, y1, x1 + half, y1))
+    else:
+        row = np.round(top + height * rng.uniform(0.5, 0.6, n)).astype(int)
+        x0, y0 = at(np.minimum(row, bottom)), row.astype(np.float32)
+        half, tilt = height * rng.uniform(0.15, 0.25, n), rng.uniform(-0.1, 0.1, n)
+        segments = [(x0 - half, y0 - tilt * half, x0 + half, y0 + tilt * half)]
+    y, x = np.mgrid[0:28, 0:28].astype(np.float32)
+    for xa, ya, xb, yb in segments:
+        ok = np.isfinite(xa) & np.isfinite(xb)
+        xa, xb = np.where(ok, xa, -99), np.where(ok, xb, -99)            # no ink: no stroke
+        dx, dy = (xb - xa)[:, None, None], (yb - ya)[:, None, None]
+        along = ((x - xa[:, None, None]) * dx + (y - ya[:, None, None]) * dy) / \
+            np.maximum(dx * dx + dy * dy, 1e-6)
+        along = np.clip(along, 0, 1)
+        distance = np.hypot(x - xa[:, None, None] - along * dx, y - ya[:, None, None] - along * dy)
+        stroke = np.clip(width[:, None, None] / 2 + 0.5 - distance, 0, 1)
+        np.maximum(digits, stroke, out=digits)
+    images[chosen] = digits
+
+
+def narrow_and_slant(images, rng):
+    """images (N, 28, 28) squeezed to 0.55-1 of their width and sheared by up to 0.3
+    about the frame's centre, each at random: column j of row i reads the source at
+    13.5 + (j - 13.5) / squeeze + shear (i - 13.5), mixing its two nearest pixels."""
+    n = len(images)
+    squeeze, shear = rng.uniform(0.55, 1.0, n), rng.uniform(-0.3, 0.3, n)
+    i = np.arange(28, dtype=np.float32)[:, None] - 13.5
+    j = np.arange(28, dtype=np.float32)[None, :] - 13.5
+    cols = 13.5 + j / squeeze[:, None, None] + shear[:, None, None] * i
+    rows = np.broadcast_to(np.arange(28, dtype=np.float32)[:, None], cols.shape)
+    return resample(images.astype(np.float32), rows.copy(), cols.astype(np.float32))
+
+
+def change_pen(images, rng):
+    """images (N, 28, 28) drawn with a bolder pen (the brightest of each pixel and its four
+    neighbours) or, for half of them, a finer one (the faint edge of each stroke taken
+    away: ink above a half, stretched to [0, 1])."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    bolder = np.maximum.reduce([images, padded[:, :-2, 1:-1], padded[:, 2:, 1:-1],
+                                padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]])
+    finer = np.clip(2 * images - 1, 0, 1)
+    return np.where((rng.random(len(images)) < 0.5)[:, None, None], bolder, finer)
