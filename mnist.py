@@ -346,7 +346,7 @@ def record_run(args, argv, history, test_accuracy, started, failure=None):
 # ---------------------------------------------------------------- without training
 
 def without_training(args):
-    """--compare; or with --load, --predict, --serve, --number-test or the test set."""
+    """--compare; or with --load, --teach, --predict, --serve, --number-test or the test set."""
     if args.compare is not None:
         from extras import runs
         return runs.compare(args.runs, args.compare, args.report)
@@ -362,6 +362,15 @@ def without_training(args):
                         f"{args.dataset or 'mnist'} digits")
     from extras import judge, page, reader
     saved_judge = judge.saved_judge(info, args.load)     # the reader's judge, or None
+    if args.teach:                                       # your hand: extras/teach.py
+        from extras import teach
+        if dataset != "mnist":
+            raise ValueError(f"--teach teaches a hand's digits to a network trained on mnist; "
+                             f"{args.load} was trained on {dataset}")
+        check_writable("--save", args.save)
+        data = load_dataset(dataset, args.data_dir, args.mirror, args.timeout, splits=("train",))
+        return teach.teach_and_save(params, info, args.teach, data, args.save, args.seed,
+                                    say=lambda remedy: remedy["say"])
     if args.predict:
         return reader.predict_files(args.predict, params, activation, classes, saved_judge,
                                     dataset != "mnist", args.show and side_by_side)
@@ -506,6 +515,9 @@ def parse_args(argv=None):
         "on (default: off)")
     add("--number-test", type=bounded(int, minimum=1), metavar="N", help="with --load: read "
         "N numbers of each kind made of test digits (default: off)")
+    add("--teach", metavar="FOLDER", help="with --load and --save: fine-tune the network on "
+        "your hand, FOLDER holding a picture per digit, its name starting with the digit "
+        "(3.png, 3b.jpg); three of each digit are plenty (default: off)")
     add("--watch", action="store_true", help="train with a live page of the run on "
         "127.0.0.1:--port, up until Ctrl-C (default: off)")
     add("--port", type=bounded(int, minimum=0, maximum=65535), default=8000,
@@ -529,6 +541,9 @@ def parse_args(argv=None):
     if args.watch and (args.load or args.compare is not None or args.doctor or args.find_lr):
         parser.error("--watch follows a training run: leave out --load, --compare, --doctor "
                      "and --find-lr")
+    if args.teach and not (args.load and args.save):
+        parser.error("--teach changes a saved network and saves the result: give --load "
+                     "MODEL and --save NEW_MODEL")
     for flag in ("--predict", "--serve", "--number-test"):
         if getattr(args, flag[2:].replace("-", "_")) and not args.load:
             parser.error(f"{flag} needs a saved network to ask: train and save one with "

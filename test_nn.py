@@ -2166,3 +2166,33 @@ def test_the_other_modes_are_handed_to_extras_with_the_saved_judge(tmp_path, tin
     status, _, err = tiny_run("--compare")
     assert status == 1 and "no runs recorded" in err
     assert tiny_run()[0] == 0 and tiny_run("--compare")[0] == 0
+
+
+def test_teach_fine_tunes_a_saved_network_on_a_folder_and_saves_a_new_one(tmp_path, tiny_run):
+    """--load MODEL --teach FOLDER --save NEW: how each picture was read before and after,
+    MNIST's validation before and after, and a new model that keeps the judge and says
+    what it was taught; --teach without --save, or a folder of wrong names, is refused."""
+    model, taught = tmp_path / "model.npz", tmp_path / "mine.npz"
+    assert tiny_run("--save", model, "--runs", "none")[0] == 0
+    folder = tmp_path / "hand"
+    folder.mkdir()
+    ring = (255 - 255 * centred_digit()).astype(np.uint8)
+    for name in ("0.png", "0b.png", "5-x.png"):
+        (folder / name).write_bytes(images.write_png(np.pad(ring, 30, constant_values=255)))
+    status, out, err = tiny_run("--load", model, "--teach", folder, "--save", taught)
+    assert status == 0, err
+    assert "teaching 3 pictures from" in out and "none of 1, 2, 3, 4, 6, 7, 8, 9" in out
+    assert re.search(r"\n  5: \d\?? \(\d+%\) -> \d\?? \(\d+%\)\n", out)
+    assert re.search(r"read right: \d of 3 before, \d of 3 after", out)
+    assert re.search(r"MNIST validation: \d+\.\d\d% before, \d+\.\d\d% after", out)
+    assert "the doctor: layer too narrow" in out and "loss at start" not in out  # it starts trained
+    params, info = nn.load(taught)
+    assert info["taught"] == "3 pictures from hand" and np.isnan(info["test_accuracy"])
+    assert np.array_equal(judge.saved_judge(info, taught)["W1"],
+                          judge.saved_judge(nn.load(model)[1], model)["W1"])
+    assert not all(np.array_equal(params[key], nn.load(model)[0][key]) for key in params)
+    with pytest.raises(SystemExit):
+        mnist.parse_args(["--load", str(model), "--teach", str(folder)])
+    (folder / "five.png").write_bytes(images.write_png(ring))
+    status, _, err = tiny_run("--load", model, "--teach", folder, "--save", taught)
+    assert status == 1 and "five.png: not a picture named by its digit" in err
