@@ -9,7 +9,6 @@ pictures (turned, scaled, sheared, moved), so three of a digit stand for many.
 """
 import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -85,34 +84,22 @@ def said(probs):
     return f"{probs.argmax()}{'?' if probs.max() < reader.DOUBTFUL else ''} ({100 * probs.max():.0f}%)"
 
 
-def teach_and_save(params, info, folder, data, save_path, seed, say, out=sys.stdout):
-    """--load MODEL --teach FOLDER --save PATH: read the pictures, say how the network
-    reads them, teach it, say how it reads them now and what the doctor sees, and save
-    the taught network (with everything the loaded one carried: its settings, history
-    and the reader's judge) to save_path. data: MNIST's training split ("train_images",
-    "train_labels"). say() words one of nn.py's remedies as flags. Returns the exit
+def teach_and_save(params, info, folder, data, save_path, seed, say, out=None):
+    """--load MODEL --teach FOLDER --save PATH: read the pictures, teach them (see
+    teach_pictures), say how the network read them before and after and what the doctor
+    sees, and save the taught network (with everything the loaded one carried: its
+    settings, history and the reader's judge) to save_path. say() words one of nn.py's
+    remedies as flags; out: where to print (None: standard output). Returns the exit
     status."""
     started = time.perf_counter()
     inputs, labels, names = read_examples(folder)
-    activation = info["activation"]
-    val_size = int(info.get("val_size", 5000))
-    images, all_labels = data["train_images"], data["train_labels"].astype(np.int64)
-    n_train = len(images) - val_size
-    as_rows = lambda part: part.reshape(len(part), -1).astype(np.float32) / 255   # noqa
-    X_val, val_labels = (as_rows(images[n_train:]), all_labels[n_train:]) if val_size else (None, None)
-    rng = np.random.default_rng(seed)
-    before = nn.softmax(nn.outputs(params, inputs.reshape(len(inputs), -1), activation))
     missing = sorted(set(range(10)) - set(labels.tolist()))
     print(f"teaching {len(names)} pictures from {folder}" + (
         f" (none of {', '.join(map(str, missing))}: those are read as before)" if missing else ""),
         file=out)
-    val_before = None if X_val is None else nn.accuracy(val_labels, nn.predict(params, X_val, activation))
-    history = teach(params, activation, inputs, labels, as_rows(images[:n_train]),
-                    all_labels[:n_train], X_val, val_labels, rng,
-                    dropout=float(info.get("dropout", 0.0)),
-                    weight_decay=float(info.get("weight_decay", 0.0)),
-                    log=lambda line: print(line, file=out))
-    after = nn.softmax(nn.outputs(params, inputs.reshape(len(inputs), -1), activation))
+    taught = teach_pictures(params, info, inputs, labels, data, seed,
+                            log=lambda line: print(line, file=out))
+    before, after = taught["before"], taught["after"]
     print("how each picture is read, before -> after teaching:", file=out)
     for digit in sorted(set(labels.tolist())):
         mine = np.flatnonzero(labels == digit)
@@ -121,19 +108,48 @@ def teach_and_save(params, info, folder, data, save_path, seed, say, out=sys.std
     right = lambda probs: int((probs.argmax(axis=1) == labels).sum())     # noqa
     print(f"read right: {right(before)} of {len(labels)} before, {right(after)} of {len(labels)} "
           f"after", file=out)
-    if val_before is not None:
-        print(f"MNIST validation: {100 * val_before:.2f}% before, "
-              f"{100 * history[-1]['val_accuracy']:.2f}% after", file=out)
-    for found in nn.diagnose(history):
-        if found["check"] == "loss at start":       # a fine-tune starts trained, on purpose
-            continue
+    if taught["val_before"] is not None:
+        print(f"MNIST validation: {100 * taught['val_before']:.2f}% before, "
+              f"{100 * taught['val_after']:.2f}% after", file=out)
+    for found in taught["findings"]:
         remedies = "; or ".join(say(remedy) for remedy in found["remedies"])
         print(f"- the doctor: {found['check']}: {found['seen']}.\n    likely cause: "
               f"{found['cause']}.\n    try: {remedies}.", file=out)
-    kept = {key: value for key, value in info.items() if key not in ("sizes", "activation")}
-    kept.update(taught=f"{len(names)} pictures from {os.path.basename(os.path.normpath(folder))}",
-                test_accuracy=np.nan)              # the loaded network's: measure it again
-    nn.save(save_path, params, activation, **kept)
+    save_taught(save_path, params, info, f"{len(names)} pictures from "
+                f"{os.path.basename(os.path.normpath(folder))}")
     print(f"saved the taught network to {save_path} ({time.perf_counter() - started:.1f} s); "
           f"read with it: --load {save_path} --predict ...", file=out)
     return 0
+
+
+def teach_pictures(params, info, inputs, labels, data, seed, log=print):
+    """Teach params (the network loaded with info) the pictures inputs (K, 28, 28) with
+    their labels (K,), in place; data: MNIST's training split ("train_images",
+    "train_labels"), whose last info["val_size"] digits are the validation set, as in
+    training. Returns {"before", "after": the network's probabilities for the pictures
+    (K, 10); "val_before", "val_after": its MNIST validation accuracy (None without a
+    validation set); "findings": what the doctor sees in the fine-tune}."""
+    activation = info["activation"]
+    val_size = int(info.get("val_size", 5000))
+    images, all_labels = data["train_images"], data["train_labels"].astype(np.int64)
+    n_train = len(images) - val_size
+    as_rows = lambda part: part.reshape(len(part), -1).astype(np.float32) / 255   # noqa
+    X_val, val_labels = (as_rows(images[n_train:]), all_labels[n_train:]) if val_size else (None, None)
+    read = lambda: nn.softmax(nn.outputs(params, inputs.reshape(len(inputs), -1), activation))  # noqa
+    before = read()
+    val_before = None if X_val is None else nn.accuracy(val_labels, nn.predict(params, X_val, activation))
+    history = teach(params, activation, inputs, labels, as_rows(images[:n_train]),
+                    all_labels[:n_train], X_val, val_labels, np.random.default_rng(seed),
+                    dropout=float(info.get("dropout", 0.0)),
+                    weight_decay=float(info.get("weight_decay", 0.0)), log=log)
+    return {"before": before, "after": read(), "val_before": val_before,
+            "val_after": None if X_val is None else history[-1]["val_accuracy"],
+            "findings": [found for found in nn.diagnose(history)       # a fine-tune starts
+                         if found["check"] != "loss at start"]}        # trained, on purpose
+
+
+def save_taught(path, params, info, taught):
+    """Save a taught network with all that the loaded one carried (info), saying what it
+    was taught; its test accuracy is the loaded network's no longer: measure it again."""
+    kept = {key: value for key, value in info.items() if key not in ("sizes", "activation")}
+    nn.save(path, params, info["activation"], **dict(kept, taught=taught, test_accuracy=np.nan))
