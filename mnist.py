@@ -375,7 +375,8 @@ def without_training(args):
         return reader.predict_files(args.predict, params, activation, classes, saved_judge,
                                     dataset != "mnist", args.show and side_by_side)
     if args.serve:
-        return page.serve(params, activation, args.port, saved_judge)
+        teacher = dataset == "mnist" and make_teacher(args, params, info)
+        return page.serve(params, activation, args.port, saved_judge, teacher or None)
     data = load_dataset(dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
     if args.number_test:
         return judge.number_test(params, activation, data["test_images"], data["test_labels"],
@@ -388,6 +389,26 @@ def without_training(args):
                      info["sizes"], 60_000 - info["val_size"], json.loads(info["history"]),
                      info["stopped_early"], params, probs, data)
     return 0
+
+
+def make_teacher(args, params, info):
+    """The page's teach mode: a function that teaches params pictures of the user's hand
+    (extras/teach.py) with MNIST's training digits, loaded at the first teaching, and
+    saves the taught network at --save, if given."""
+    from extras import teach
+    if args.save:
+        check_writable("--save", args.save)
+    data = {}
+
+    def teacher(inputs, labels):
+        if not data:                          # once: the page may teach again
+            data.update(load_dataset("mnist", args.data_dir, args.mirror, args.timeout,
+                                     splits=("train",)))
+        taught = teach.teach_pictures(params, info, inputs, labels, data, args.seed, log)
+        if args.save:
+            teach.save_taught(args.save, params, info, f"{len(labels)} pictures written on the page")
+        return dict(taught, saved=args.save)
+    return teacher
 
 
 def write_report(args, title, facts, settings, sizes, n_train, history, stopped, params,
@@ -499,7 +520,8 @@ def parse_args(argv=None):
         "(default: off)")
     add = parser.add_argument_group("saving, reporting, reading").add_argument
     add("--save", metavar="PATH", help="save the network to an .npz file; MNIST's also gets "
-        "the reader's judge, trained once and kept in --data-dir (default: not saved)")
+        "the reader's judge, trained once and kept in --data-dir; with --teach, or --serve's "
+        "teach mode, the taught network (default: not saved)")
     add("--load", metavar="PATH", help="use a network saved with --save instead of training "
         "one (default: train)")
     add("--show", type=bounded(int, minimum=0), default=6, metavar="N", help="mistakes to "

@@ -2196,3 +2196,26 @@ def test_teach_fine_tunes_a_saved_network_on_a_folder_and_saves_a_new_one(tmp_pa
     (folder / "five.png").write_bytes(images.write_png(ring))
     status, _, err = tiny_run("--load", model, "--teach", folder, "--save", taught)
     assert status == 1 and "five.png: not a picture named by its digit" in err
+
+
+def test_the_pages_teacher_loads_mnist_once_teaches_and_saves_at_save(tmp_path, tiny_run,
+                                                                     monkeypatch):
+    """--serve's teach mode: the teacher mnist.py hands the page loads the training digits
+    at its first teaching only, teaches the network the page serves, in place, and saves
+    it at --save, saying what it was taught."""
+    model, taught = tmp_path / "model.npz", tmp_path / "mine.npz"
+    assert tiny_run("--save", model, "--runs", "none")[0] == 0
+    args = mnist.parse_args(["--load", str(model), "--serve", "--save", str(taught),
+                             "--data-dir", str(tmp_path / "data")])
+    params, info = nn.load(model)
+    loads, load_dataset = [], mnist.load_dataset
+    monkeypatch.setattr(mnist, "load_dataset", lambda *a, **k: loads.append(1) or load_dataset(*a, **k))
+    teacher = mnist.make_teacher(args, params, info)
+    inputs = np.stack([centred_digit()] * 2)
+    for _ in range(2):
+        answer = teacher(inputs, np.array([5, 5]))
+        assert answer["saved"] == str(taught) and answer["after"].shape == (2, 10)
+    assert len(loads) == 1
+    saved, saved_info = nn.load(taught)
+    assert saved_info["taught"] == "2 pictures written on the page"
+    assert all(np.array_equal(saved[key], params[key]) for key in params)

@@ -1,7 +1,9 @@
 """The local page (--serve): a web server on this computer only (127.0.0.1), from the
 standard library. GET / is page.html, where you write digits with the mouse, a finger or a
 pen, or open a photo (the browser decodes any format it shows); the page sends the grey
-pixels to POST /read as JSON and shows what comes back. Every request is bounded in size
+pixels to POST /read as JSON and shows what comes back. In its teach mode it asks for each
+digit in turn and sends the pictures to POST /teach, which fine-tunes the network on them
+(teach.py) and answers how each was read before and after. Every request is bounded in size
 and in time; a bad one gets HTTP 400 and a one-line JSON error, and the server goes on.
 """
 import base64
@@ -18,18 +20,22 @@ from extras.report import weight_pictures
 MAX_BODY = 4_000_000          # bytes of JSON a request may send
 MAX_PIXELS = 2_000_000        # pixels an image may have (the page sends at most 1000 x 1000)
 TOP_UNITS = 8                 # first-layer units shown for a single digit
+MAX_PICTURES = 60             # pictures a POST /teach may send (the page asks for 30)
 PAGE = Path(__file__).with_name("page.html")
 
 
-def serve(params, activation, port, judge=None):
-    """--serve: answer the page and POST /read on 127.0.0.1:port until Ctrl-C."""
-    return serve_until_interrupted(make_server(params, activation, port, judge),
+def serve(params, activation, port, judge=None, teacher=None):
+    """--serve: answer the page, POST /read and POST /teach on 127.0.0.1:port until Ctrl-C."""
+    return serve_until_interrupted(make_server(params, activation, port, judge, teacher),
                                    "reading digits")
 
 
-def make_server(params, activation, port, judge=None):
+def make_server(params, activation, port, judge=None, teacher=None):
     """A server bound to 127.0.0.1:port (0: any free port) that reads numbers with params
-    (and the reader's judge, if given); call its serve_forever() to run it."""
+    (and the reader's judge, if given); call its serve_forever() to run it. teacher:
+    teacher(inputs (K, 28, 28), labels (K,)) teaches params the pictures, in place, and
+    returns teach.teach_pictures' answer (and "saved": where the taught network was saved,
+    or None); without it, POST /teach says that this server cannot teach."""
     page = PAGE.read_bytes()
 
     class PageHandler(Handler):
@@ -39,10 +45,13 @@ def make_server(params, activation, port, judge=None):
             self.send(200, "text/html; charset=utf-8", page)
 
         def do_POST(self):
-            if self.path != "/read":
-                return self.answer(404, {"error": "POST to /read"})
+            if self.path not in ("/read", "/teach"):
+                return self.answer(404, {"error": "POST to /read or /teach"})
             try:
-                pixels = request_pixels(self.read_json(MAX_BODY))
+                request = self.read_json(MAX_BODY)
+                if self.path == "/teach":
+                    return self.answer(200, teach_json(request, teacher))
+                pixels = request_pixels(request)
                 reading = reader.read_number(pixels, params, activation, "the image", judge)
                 self.answer(200, reading_json(reading, params, activation))
             except (ValueError, KeyError, TypeError) as error:     # ImageError included
@@ -50,7 +59,7 @@ def make_server(params, activation, port, judge=None):
             except OSError:
                 raise                 # the client's connection failed: see handle_error
             except Exception as error:                # a bug of ours: say so, keep serving
-                log(f"error answering POST /read: {type(error).__name__}: {error}")
+                log(f"error answering POST {self.path}: {type(error).__name__}: {error}")
                 self.answer(500, {"error": f"the server failed ({type(error).__name__})"})
 
     return listen(PageHandler, port)
@@ -76,6 +85,37 @@ def request_pixels(request):
         raise ValueError(f"{len(data):,} pixels sent for a {width} x {height} image "
                          f"({width * height:,})")
     return np.frombuffer(data, dtype=np.uint8).reshape(height, width)
+
+
+def teach_json(request, teacher):
+    """POST /teach: {"pictures": [{"digit": 0-9, "width", "height", "pixels"}, ...]}, each
+    picture as POST /read's, one digit each, taught by teacher; the answer says how each
+    picture was read before and after ("7 (98%)"), MNIST's validation accuracy before and
+    after, the doctor's findings and where the taught network was saved."""
+    if teacher is None:
+        raise ValueError("this server cannot teach: --teach and the page's teach mode need a "
+                         "network trained on mnist")
+    pictures = request.get("pictures") if isinstance(request, dict) else None
+    if not isinstance(pictures, list) or not 1 <= len(pictures) <= MAX_PICTURES:
+        raise ValueError(f'send {{"pictures": [{{"digit": 0-9, "width": W, "height": H, '
+                         f'"pixels": base64}}, ...]}}: 1 to {MAX_PICTURES} pictures')
+    inputs, labels = [], []
+    for k, picture in enumerate(pictures):
+        digit = picture.get("digit") if isinstance(picture, dict) else None
+        if type(digit) is not int or not 0 <= digit <= 9:
+            raise ValueError(f"picture {k + 1}: its digit must be 0 to 9, got {digit!r}")
+        pixels = request_pixels(picture)
+        inputs.append(reader.digit_input(pixels, f"picture {k + 1} (a {digit})"))
+        labels.append(digit)
+    from extras import teach
+    taught = teacher(np.array(inputs), np.array(labels))
+    return {"before": [teach.said(probs) for probs in taught["before"]],
+            "after": [teach.said(probs) for probs in taught["after"]],
+            "right_before": int((taught["before"].argmax(axis=1) == labels).sum()),
+            "right_after": int((taught["after"].argmax(axis=1) == labels).sum()),
+            "val_before": taught["val_before"], "val_after": taught["val_after"],
+            "findings": [f"{found['check']}: {found['seen']}" for found in taught["findings"]],
+            "pictures": [png_uri(digit) for digit in inputs], "saved": taught.get("saved")}
 
 
 def reading_json(reading, params, activation):

@@ -9,6 +9,8 @@ import time
 import urllib.error
 import urllib.request
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -27,9 +29,9 @@ def page_server(glyph_network):
     server.server_close()
 
 
-def post(address, body):
-    """POST body (bytes) to /read: (HTTP status, the JSON answer)."""
-    request = urllib.request.Request(f"http://{address}/read", data=body)
+def post(address, body, path="/read"):
+    """POST body (bytes) to path: (HTTP status, the JSON answer)."""
+    request = urllib.request.Request(f"http://{address}{path}", data=body)
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read())
@@ -131,3 +133,98 @@ def test_serve_says_when_its_port_is_taken(glyph_network):
         taken.listen()
         with pytest.raises(OSError, match="choose another port with --port N"):
             page.serve(glyph_network, "relu", taken.getsockname()[1])
+
+
+def fake_teacher(taught):
+    """A teacher that teaches nothing: it notes the pictures and labels it is given in
+    taught, and answers that each was read as a 1, then as its own digit."""
+    def teacher(inputs, labels):
+        taught.append((inputs, labels))
+        before = np.tile(np.eye(10)[1], (len(labels), 1))
+        return {"before": before, "after": np.eye(10)[labels], "val_before": 0.99,
+                "val_after": 0.985, "findings": [], "saved": None}
+    return teacher
+
+
+@pytest.fixture
+def teaching_server(glyph_network):
+    """The --serve server with a fake teacher: (its address, what the teacher was given)."""
+    taught = []
+    server = page.make_server(glyph_network, "relu", 0, teacher=fake_teacher(taught))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}", taught
+    server.shutdown()
+    server.server_close()
+
+
+def teach_request(digits, rng, **changes):
+    """The JSON body the page's teach mode sends: a picture of a glyph per digit."""
+    pictures = []
+    for digit in digits:
+        image = write_number([glyph(digit, rng)], "apart", rng, 60)
+        pictures.append(dict({"digit": int(digit), "width": image.shape[1], "height": image.shape[0],
+                              "pixels": base64.b64encode(image.tobytes()).decode()}, **changes))
+    return json.dumps({"pictures": pictures}).encode()
+
+
+def test_post_teach_teaches_the_pictures_and_refuses_what_is_not_one(teaching_server,
+                                                                     page_server):
+    """POST /teach hands the teacher each picture prepared as a digit of a number, with its
+    digit, and answers each reading before and after; a bad request (no pictures, a digit
+    of 10, a blank picture, too many) gets 400 and teaches nothing; a server without a
+    teacher says it cannot teach."""
+    address, taught = teaching_server
+    rng = np.random.default_rng(0)
+    status, answer = post(address, teach_request([0, 7, 1], rng), "/teach")
+    assert status == 200 and answer["before"] == ["1 (100%)"] * 3
+    assert answer["after"] == ["0 (100%)", "7 (100%)", "1 (100%)"]
+    assert answer["right_before"] == 1 and answer["right_after"] == 3
+    assert answer["val_after"] == 0.985 and len(answer["pictures"]) == 3
+    inputs, labels = taught[0]
+    assert inputs.shape == (3, 28, 28) and labels.tolist() == [0, 7, 1]
+    blank = base64.b64encode(np.full((30, 30), 255, np.uint8).tobytes()).decode()
+    for body in (json.dumps({"pictures": []}).encode(), teach_request([3], rng, digit=10),
+                 teach_request([3], rng, digit="3"), teach_request([0], rng, pixels=blank,
+                                                                   width=30, height=30),
+                 teach_request([0] * (page.MAX_PICTURES + 1), rng)):
+        status, answer = post(address, body, "/teach")
+        assert status == 400 and "\n" not in answer["error"]
+    assert len(taught) == 1
+    status, answer = post(page_server, teach_request([0], rng), "/teach")
+    assert status == 400 and "cannot teach" in answer["error"]
+
+
+def test_in_a_real_browser_the_teach_mode_asks_for_each_digit_and_shows_before_and_after(
+        teaching_server, tmp_path):
+    """Chromium: the teach mode asks for a 0, three times, then a 1; a picture written and
+    kept is sent with its digit when "Teach now" is pressed, and the readings before and
+    after are shown, row by row."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium installed")
+    address, taught = teaching_server
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page_ = launched.new_page(viewport={"width": 1100, "height": 900})
+        page_.goto(f"http://{address}/")
+        page_.click("#teach-start")
+        assert page_.text_content("#ask") == "Write a 0 (1 of 3)"
+        box = page_.locator("#pad").bounding_box()
+        for k in range(4):
+            x, y = box["x"] + 100 + 150 * k, box["y"] + 60
+            page_.mouse.move(x, y)
+            page_.mouse.down()
+            for step in range(1, 11):                               # a stroke down: a 1
+                page_.mouse.move(x + step, y + 18 * step)
+            page_.mouse.up()
+            page_.click("#keep")
+        assert page_.text_content("#ask") == "Write a 1 (2 of 3)"
+        page_.click("#teach-now")
+        page_.wait_for_selector("table.taught")
+        assert page_.locator("table.taught tr").count() == 1 + 4
+        page_.screenshot(path=str(tmp_path / "teach.png"), full_page=True)
+        launched.close()
+    inputs, labels = taught[0]
+    assert labels.tolist() == [0, 0, 0, 1] and inputs.shape == (4, 28, 28)
