@@ -106,7 +106,7 @@ def main(argv=None):
     probs = nn.softmax(nn.outputs(params, X_test, args.activation))          # (10000, 10)
     test_accuracy = nn.accuracy(test_labels, probs.argmax(axis=1))
     if args.save:
-        save_network(args, params, history, test_accuracy, should_stop, X_train)
+        save_network(args, params, history, test_accuracy, should_stop)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from extras import doctor                 # the doctor's view of the run, on the terminal
     doctor.print_findings(history, sizes, say=lambda remedy: as_flags(remedy, args))
@@ -245,15 +245,16 @@ def print_ending(history, stopped, args):
               f"({kept['val_loss']:.4f}; accuracy {100 * kept['val_accuracy']:.2f}%)")
 
 
-def save_network(args, params, history, test_accuracy, should_stop, X_train):
+def save_network(args, params, history, test_accuracy, should_stop):
     """--save: the network with its settings, results and history (as JSON text, for the
     curves of --load --report); for MNIST also the reader's judge (extras/judge.py),
     trained once per dataset and kept in its data folder."""
     judge = None
     if args.dataset == "mnist" and not should_stop():     # Ctrl-C in training: skip it
         from extras.judge import judge_for_saving
-        judge = judge_for_saving(X_train.reshape(-1, 28, 28), Path(args.data_dir) / args.dataset,
-                                 log, should_stop)
+        judge = judge_for_saving(Path(args.data_dir) / args.dataset, lambda: load_dataset(
+            args.dataset, args.data_dir, args.mirror, args.timeout, splits=("train",)),
+            log, should_stop)
     val_accuracy = history[-1]["val_accuracy"] if history else None
     settings = {key: value for key, value in training_settings(args).items()
                 if key != "activation" and value is not None}

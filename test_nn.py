@@ -2125,7 +2125,7 @@ def test_the_other_modes_are_handed_to_extras_with_the_saved_judge(tmp_path, tin
     assert tiny_run("--save", model, "--runs", "none")[0] == 0
     assert not (tmp_path / "data" / "runs.jsonl").exists()
     saved = judge.saved_judge(nn.load(model)[1], model)
-    assert saved["W1"].shape == (784, judge.JUDGE_HIDDEN)
+    assert saved["W1"].shape == (judge.JUDGE_INPUTS, judge.JUDGE_HIDDEN)
     assert (tmp_path / "data" / "mnist" / judge.JUDGE_FILE).exists()    # kept for next time
     given, read_number = [], reader.read_number
 
@@ -2153,7 +2153,7 @@ def test_the_other_modes_are_handed_to_extras_with_the_saved_judge(tmp_path, tin
     status, out, _ = tiny_run("--load", model, "--number-test", 2)
     assert status == 0 and re.search(r"all +\d of 6 +read exactly", out)
 
-    def port_taken(params, activation, port, judge=None):
+    def port_taken(params, activation, port, judge=None, teacher=None):
         given.append(judge)
         raise OSError("address in use")
     monkeypatch.setattr(page, "make_server", port_taken)

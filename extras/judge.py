@@ -13,15 +13,19 @@ import time
 import numpy as np
 
 import nn
-from extras import reader
+from extras import distort, log, reader
 from extras.images import ImageError, ink_box, resize
 
 JUDGE_NUMBERS = 2700   # numbers written with training digits that the judge learns from
 JUDGE_HIDDEN = 64      # the judge: 784-64-2, 5 epochs
 JUDGE_EPOCHS = 5
+JUDGE_INPUTS = 28 * 28 + 5    # the pixels, and reader.shape_features
+JUDGE_DIGITS = 55_000  # MNIST's training digits less the default validation split
+JUDGE_STYLES = 0.5     # of them rewritten as other hands write (distort.hand_styles)
 JUDGE_SEED = 0         # the judge's own: it is trained once per dataset, whatever the run's
 JUDGE_FILE = "reader-judge.npz"       # in the dataset's data folder
-JUDGE_RECIPE = f"{JUDGE_NUMBERS} numbers, 784-{JUDGE_HIDDEN}-2, {JUDGE_EPOCHS} epochs, v1"
+JUDGE_RECIPE = f"{JUDGE_NUMBERS} numbers, {JUDGE_INPUTS}-{JUDGE_HIDDEN}-2, {JUDGE_EPOCHS} " \
+    f"epochs, styles {JUDGE_STYLES}, v2"
 NUMBER_KINDS = {"apart": "apart, on white paper", "photo": "photographed, grey paper",
                 "touching": "close or touching"}
 
@@ -132,18 +136,20 @@ def on_paper(canvas, kind, rng):
     return np.clip(np.round(255 * rgb), 0, 255).astype(np.uint8)
 
 
-def judge_for_saving(images, folder, log=print, should_stop=lambda: False):
+def judge_for_saving(folder, training_digits, log=print, should_stop=lambda: False):
     """--save's judge. It depends on the dataset's training digits alone, not on the
     network saved, so it is trained once, with its own seed (JUDGE_SEED), and kept in
     folder (the dataset's data folder) as JUDGE_FILE; later saves read it back. A kept
     file of another recipe (JUDGE_RECIPE), or one that cannot be read, is trained again,
-    saying why. images: the training digits, float (N, 28, 28) in [0, 1]. Returns the
-    judge's params; None if skipped (Ctrl-C)."""
+    saying why. training_digits() gives the training split ({"train_images": uint8 (N,
+    28, 28), "train_labels": (N,)}), asked only when the judge is trained: it learns from
+    the first JUDGE_DIGITS of them, JUDGE_STYLES of them written as other hands write
+    (distort.hand_styles). Returns the judge's params; None if skipped (Ctrl-C)."""
     path = os.path.join(folder, JUDGE_FILE)
     if os.path.exists(path):
         try:
             judge, info = nn.load(path)
-            if info.get("recipe") == JUDGE_RECIPE and info["sizes"][::2] == [28 * 28, 2]:
+            if info.get("recipe") == JUDGE_RECIPE and info["sizes"][::2] == [JUDGE_INPUTS, 2]:
                 log(f"the reader's judge, which tells one whole digit from a piece or a pair: "
                     f"{path}, trained once for this dataset")
                 return judge
@@ -154,8 +160,10 @@ def judge_for_saving(images, folder, log=print, should_stop=lambda: False):
     log(f"training the reader's judge, which tells one whole digit from a piece or a pair, "
         f"once for this dataset (kept in {path}): {JUDGE_NUMBERS:,} numbers cut up, then "
         f"{JUDGE_EPOCHS} epochs (Ctrl-C skips it)")
-    judge = train_judge(images, np.random.default_rng(JUDGE_SEED), JUDGE_NUMBERS, log,
-                        should_stop)
+    data, rng = training_digits(), np.random.default_rng(JUDGE_SEED)
+    images = data["train_images"][:JUDGE_DIGITS].astype(np.float32) / 255
+    distort.hand_styles(images, data["train_labels"][:JUDGE_DIGITS], rng, JUDGE_STYLES)
+    judge = train_judge(images, rng, JUDGE_NUMBERS, log, should_stop)
     if judge is None:
         log("skipped the judge: the network is saved without it, and reads numbers less well")
         return None
@@ -167,8 +175,10 @@ def judge_for_saving(images, folder, log=print, should_stop=lambda: False):
 
 
 def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
-    """The reader's judge: a small second network (784-64-2) that says whether a candidate
-    (see reader.candidates) is one whole digit. The network that reads digits cannot say
+    """The reader's judge: a small second network (789-64-2) that says whether a candidate
+    (see reader.candidates) is one whole digit, from its 784 pixels and 5 numbers on its
+    shape and its cuts (reader.shape_features): LeCun et al.'s "not one digit" class
+    (1998, section VI), learned apart from the reading network. That network cannot say
     so: shown two digits squeezed into one, or a stroke cut off a digit, it names a digit
     all the same, often with confidence.
 
@@ -181,7 +191,7 @@ def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
     the judge's params; None when should_stop() says so (Ctrl-C), or when no number could
     be cut up (images that are no digits).
     """
-    started, inputs, whole = time.perf_counter(), [], []
+    started, inputs, shapes, whole = time.perf_counter(), [], [], []
     for n in range(numbers):
         if should_stop():
             return None
@@ -198,7 +208,7 @@ def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
         except ImageError:                   # no ink, or no line of digits: nothing to cut
             continue
         for members, _ in groups:
-            _, left, _, _, parts, candidate_inputs = reader.candidates(
+            _, left, _, _, parts, candidate_inputs, features = reader.candidates(
                 np.isin(labels, members), ink, expected)
             first, last = left + np.array(reader.inked_span(parts.any(axis=1)))  # (K,) each
             covered = np.clip(np.minimum(last[:, None], spans[:, 1]) -
@@ -209,16 +219,20 @@ def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
                              np.where((second >= 0.5) | (most < 0.7), 0, -1))
             kept = candidate_inputs[label >= 0]          # as bytes: a quarter of the memory
             inputs.append(np.round(255 * kept).astype(np.uint8))
+            shapes.append(features[label >= 0])
             whole.append(label[label >= 0])
     if not inputs:
         return None
     X, whole = np.concatenate(inputs).reshape(-1, 28 * 28), np.concatenate(whole)
     del inputs
-    X = X.astype(np.float32)
-    X /= 255
+    pixels, X = X, np.empty((len(X), JUDGE_INPUTS), dtype=np.float32)    # the pixels and
+    X[:, :28 * 28] = pixels                                             # the shape features
+    X[:, :28 * 28] /= 255
+    X[:, 28 * 28:] = np.concatenate(shapes)
+    del pixels
     log(f"  training the judge on {len(X):,} cut-out candidates ({100 * whole.mean():.0f}% of "
         f"them whole digits), {JUDGE_EPOCHS} epochs")
-    judge = nn.init_params([28 * 28, JUDGE_HIDDEN, 2], rng=rng)
+    judge = nn.init_params([X.shape[1], JUDGE_HIDDEN, 2], rng=rng)
     history = nn.train(judge, X, whole, epochs=JUDGE_EPOCHS, batch_size=128, lr=1e-3,
                        optimizer="adam", dropout=0.2, rng=rng, should_stop=should_stop,
                        on_epoch=lambda record: log(f"  judge epoch {record['epoch']} of "
@@ -237,9 +251,15 @@ def saved_judge(info, path):
     except (KeyError, ValueError, TypeError):                # missing, or not numbers
         judge = {}
     hidden = judge["W1"].shape[-1] if judge and judge["W1"].ndim == 2 else 0
-    shapes = {"W1": (28 * 28, hidden), "b1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
-    if hidden == 0 or any(judge[key].shape != shape or not np.isfinite(judge[key]).all()
-                          for key, shape in shapes.items()):
+    if hidden and judge["W1"].shape[0] == 28 * 28:      # pixels alone: the judge of old
+        log(f"warning: {path} carries the reader's judge of an older version, which saw "
+            f"pixels alone; reading without it, less well: save the network again")
+        return None
+    shapes = {"W1": (JUDGE_INPUTS, hidden), "b1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
+    if hidden == 0 or any(
+            judge[key].shape != shape or not np.isfinite(judge[key]).all()
+            for key, shape in shapes.items()):
         raise ValueError(f"{path} is damaged: its reader's judge (judge_W1 ...) is not a "
-                         f"784-{hidden}-2 network of finite numbers; save the network again")
+                         f"{JUDGE_INPUTS}-{hidden}-2 network of finite numbers; save the "
+                         f"network again")
     return judge

@@ -11,9 +11,10 @@ is clearly darker than the paper around it (a photo is lit unevenly, so the pape
 brightness is estimated locally); the connected pieces of ink; the pieces of one digit
 joined (a 5's detached top stroke, a broken line); specks dropped; a piece too wide for
 one digit cut where its ink is thinnest near where the cut should be, the network's
-confidence choosing among the candidate cuts, helped by their shapes and by a judge (a
-second, small network that learns to tell one whole digit from a pair or a piece: see
-judge.py); each digit prepared as MNIST's were.
+confidence choosing among the candidate cuts, with a judge's (a second, small network that
+learned from the candidates' pixels and shapes to tell one whole digit from a pair or a
+piece: see judge.py); each digit prepared as MNIST's were, its strokes no finer than
+MNIST's.
 """
 import math
 import os
@@ -26,9 +27,12 @@ from extras.images import PNG_SIGNATURE, ImageError, ink_box, read_image, resize
 
 WORK_SIZE = 1200       # photos are read at most this many pixels wide or tall
 MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page, a face)
-SURE = 0.9             # a group the network reads with this confidence is one digit...
+SURE = 0.9             # a group read with this confidence may be one digit: the judge says
 DOUBTFUL = 0.95        # a digit read with less confidence than this is marked with a ?
-TOO_WIDE = 1.1         # ...unless it is this many times wider than tall
+# A network saved without the judge (Fashion-MNIST's, or one whose --save was cut short) is
+# read by hand-set rules instead of the judge's learned scores, their prices set by hand on
+# --number-test's numbers of MNIST's training digits before the judge learned its own.
+TOO_WIDE = 1.1         # a group this many times wider than tall is not one digit
 DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
 SHAPE_PRICE = 10.0     # what an unlikely shape costs, in log-probability (see shape_cost)
 CUT_PRICE = 10.0       # what a cut through ink costs, in log-probability, times the square
@@ -188,38 +192,41 @@ def read_group(mask, ink, expected, params, activation, judge=None):
     """The digits in one group of pieces (mask (H, W) bool), left to right, as a list of
     (input (28, 28), probs (10,), mask).
 
-    A group the network reads with confidence (SURE) as one digit, not too wide for one
-    (TOO_WIDE), is one digit when there is no judge, or when the judge agrees and its
-    shape fits the digit read (shape_cost). Any other may hold several digits: the
+    A group the network reads with confidence (SURE) as one digit is one digit if the
+    judge agrees that it is one whole digit. Any other may hold several digits: the
     network reads every candidate digit cut out of it (see candidates), and the reading
     kept is the chain of candidates from the left edge to the right whose scores add up
-    to the most (dynamic programming, as in segmentation by recognition). A candidate's
-    score is the log of the network's confidence, less DIGIT_PRICE for another digit, what
-    its shape costs (shape_cost) and what its left cut costs if it runs through ink for
-    most of its rows (CUT_PRICE), plus the log of the judge's probability that it is one
-    whole digit.
+    to the most (dynamic programming: segmentation by recognition, LeCun et al. 1998,
+    section VI). A candidate's score is the log of the network's confidence plus the log
+    of the judge's probability that it is one whole digit: the judge learned that from
+    the candidates' pixels and shapes (shape_features) in numbers cut up the same way
+    (judge.py). A network saved without a judge is read by hand-set rules instead: a group
+    is one digit if not too wide for one (TOO_WIDE), and a candidate's score loses
+    DIGIT_PRICE for another digit, what its shape costs (shape_cost), and what its left
+    cut costs if it runs through ink for most of its rows (CUT_PRICE).
     """
-    def read(inputs):
+    def read(inputs, features):
         """The network's probabilities (K, 10), and the judge's that each is whole (K,)."""
         X = inputs.reshape(len(inputs), -1).astype(params["W1"].dtype)
-        return nn.softmax(nn.forward(params, X, activation)[0]), (
-            np.ones(len(X)) if judge is None else nn.softmax(nn.forward(judge, X, "relu")[0])[:, 1])
+        probs = nn.softmax(nn.forward(params, X, activation)[0])
+        if judge is None:
+            return probs, None
+        told = np.hstack([X, features.astype(X.dtype)])
+        return probs, nn.softmax(nn.forward(judge, told, "relu")[0])[:, 1]
 
-    top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected, cut=False)
+    top, left, ends, pieces, parts, inputs, features = candidates(mask, ink, expected, cut=False)
     height, width = parts.shape[1:]
-    probs, one_digit = read(inputs)
-    shaped = shape_cost(parts, probs.argmax(axis=1), height)[0] == 0
-    if probs.max() >= SURE and width < TOO_WIDE * height and (
-            judge is None or (shaped and one_digit[0] >= 0.5)):
+    probs, whole = read(inputs, features)
+    if probs.max() >= SURE and (width < TOO_WIDE * height if judge is None else whole[0] >= 0.5):
         return [(inputs[0], probs[0], mask)]
-    top, left, ends, pieces, parts, inputs = candidates(mask, ink, expected, cut=True)
-    probs, one_digit = read(inputs)
-    box = mask[top:top + height, left:left + width]
-    crossed = np.array([box[np.arange(height), np.minimum(end, width - 1)].mean()
-                        for end in ends[1:-1]])              # the share of rows cut in ink
-    cut_cost = np.concatenate([[0], CUT_PRICE * np.clip(crossed - CUT_FREE, 0, None) ** 2, [0]])
-    score = np.log(probs.max(axis=1)) - DIGIT_PRICE + np.log(np.maximum(one_digit, 1e-6)) \
-        - shape_cost(parts, probs.argmax(axis=1), height) - cut_cost[[i for i, _ in pieces]]
+    top, left, ends, pieces, parts, inputs, features = candidates(mask, ink, expected, cut=True)
+    probs, whole = read(inputs, features)
+    if judge is None:
+        score = np.log(probs.max(axis=1)) - DIGIT_PRICE - \
+            shape_cost(parts, probs.argmax(axis=1), height) - \
+            CUT_PRICE * np.clip(features[:, 3] - CUT_FREE, 0, None) ** 2
+    else:
+        score = np.log(probs.max(axis=1)) + np.log(np.maximum(whole, 1e-6))
     best = np.full(len(ends), -np.inf)
     best[0], came_from = 0.0, {}
     for k, (i, j) in enumerate(pieces):             # (i, j) come sorted by i: one pass
@@ -270,7 +277,26 @@ def candidates(mask, ink, expected, cut=True):
                 parts.append(part)
     inputs = np.stack([centre_digit(np.where(part, ink[top:bottom, left:right], 0))
                        for part in parts])
-    return top, left, ends, pieces, np.array(parts), inputs
+    parts = np.array(parts)
+    return top, left, ends, pieces, parts, inputs, shape_features(box, ends, pieces, parts, expected)
+
+
+def shape_features(box, ends, pieces, parts, expected):
+    """What the judge is told of each candidate besides its pixels, (K, 5): its ink's
+    log(width / height) (a pair is wide); log of its height over the group's (a piece is
+    often short); log of its width over a digit's expected width; the share of rows its
+    left cut and its right cut run through ink (a cut through a stroke, not between
+    digits). box (h, w) is the group's ink, ends the cut paths, pieces (i, j) the cuts
+    each candidate lies between, parts (K, h, w) their ink."""
+    height, width = box.shape
+    top, bottom = inked_span(parts.any(axis=2))
+    left, right = inked_span(parts.any(axis=1))
+    heights, widths = np.maximum(bottom - top, 1), np.maximum(right - left, 1)
+    crossed = np.array([0.0] + [box[np.arange(height), np.minimum(end, width - 1)].mean()
+                                for end in ends[1:-1]] + [0.0])
+    i, j = np.array(pieces).reshape(-1, 2).T
+    return np.stack([np.log(widths / heights), np.log(heights / height),
+                     np.log(widths / expected), crossed[i], crossed[j]], axis=1).astype(np.float32)
 
 
 def shape_cost(parts, digits, height):

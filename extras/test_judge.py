@@ -61,13 +61,16 @@ def test_number_test_counts_the_numbers_read_exactly_and_the_digits(glyph_networ
     assert "MNIST's own images of the digits, reads 0 of 15 numbers right (0.0%)" in out
 
 
-def test_a_saved_judge_is_checked_when_loaded(glyph_judge):
+def test_a_saved_judge_is_checked_when_loaded(glyph_judge, capsys):
     """A judge saved with a network comes back as it was; a damaged one (a number, text, a
     missing or misshapen array where its weights should be) is refused, naming the file."""
     info = {f"judge_{key}": value.tolist() for key, value in glyph_judge.items()}
     loaded = judge.saved_judge(info, "x.npz")
     assert all(np.allclose(loaded[key], glyph_judge[key]) for key in glyph_judge)
     assert judge.saved_judge({}, "x.npz") is None
+    old = dict(info, judge_W1=np.zeros((784, 64), np.float32))      # it saw pixels alone
+    assert judge.saved_judge(old, "x.npz") is None
+    assert "x.npz carries the reader's judge of an older version" in capsys.readouterr().err
     for damage in ({"W1": 0.5}, {"b2": None}, {"W1": "weights"}, {"W2": info["judge_W1"]}):
         damaged = dict(info, **{f"judge_{key}": value for key, value in damage.items()})
         damaged = {key: value for key, value in damaged.items() if value is not None}
@@ -76,30 +79,37 @@ def test_a_saved_judge_is_checked_when_loaded(glyph_judge):
 
 
 def test_the_judge_is_trained_once_per_dataset_and_kept(tmp_path, monkeypatch):
-    """--save's judge depends on the training digits alone: the first save trains it and
-    keeps it in the data folder; the next reads it back without training; a kept judge of
-    another recipe, or a damaged file, is trained again, saying so."""
+    """--save's judge depends on the training digits alone: the first save reads them and
+    trains it, a share of them rewritten as other hands write, and keeps it in the data
+    folder; the next reads it back without the digits or training; a kept judge of another
+    recipe, or a damaged file, is trained again, saying so."""
     monkeypatch.setattr(judge, "JUDGE_NUMBERS", 8)
-    images = np.array([glyph(d, np.random.default_rng(d)) for d in (0, 1, 7) * 4]) / 255
-    said = []
-    first = judge.judge_for_saving(images, tmp_path, said.append)
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 7] * 4)
+    digits = {"train_images": np.array([glyph(d, rng) for d in labels]), "train_labels": labels}
+    said, asked, styled = [], [], []
+    monkeypatch.setattr(judge.distort, "hand_styles",
+                        lambda images, labels, rng, share: styled.append(share))
+    first = judge.judge_for_saving(tmp_path, lambda: asked.append(1) or digits, said.append)
     kept = tmp_path / judge.JUDGE_FILE
     assert kept.exists() and "training the reader's judge" in said[0]
+    assert asked == [1] and styled == [judge.JUDGE_STYLES]
+    assert first["W1"].shape == (judge.JUDGE_INPUTS, judge.JUDGE_HIDDEN)
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
     monkeypatch.setattr(judge, "train_judge", no_training)
     said.clear()
-    again = judge.judge_for_saving(images, tmp_path, said.append)
+    again = judge.judge_for_saving(tmp_path, no_training, said.append)
     assert all(np.array_equal(again[key], first[key]) for key in first)
     assert said == [f"the reader's judge, which tells one whole digit from a piece or a pair: "
                     f"{kept}, trained once for this dataset"]
     monkeypatch.setattr(judge, "train_judge", lambda *args: None)      # Ctrl-C: skipped
     monkeypatch.setattr(judge, "JUDGE_RECIPE", "another")
     said.clear()
-    assert judge.judge_for_saving(images, tmp_path, said.append) is None
+    assert judge.judge_for_saving(tmp_path, lambda: digits, said.append) is None
     assert "holds a judge of another recipe" in said[0] and "skipped the judge" in said[-1]
     kept.write_bytes(b"not a model")
     said.clear()
-    judge.judge_for_saving(images, tmp_path, said.append)
+    judge.judge_for_saving(tmp_path, lambda: digits, said.append)
     assert said[0].startswith("warning: ") and "training the reader's judge again" in said[0]
