@@ -376,7 +376,7 @@ def without_training(args):
         return reader.predict_files(args.predict, params, activation, classes, saved_judge,
                                     dataset != "mnist", args.show and side_by_side)
     if args.serve:
-        teacher = dataset == "mnist" and make_teacher(args, params, info)
+        teacher = dataset == "mnist" and make_teacher(args, params, info, saved_judge)
         return page.serve(params, activation, args.port, saved_judge, teacher or None)
     data = load_dataset(dataset, args.data_dir, args.mirror, args.timeout, splits=("test",))
     if args.number_test:
@@ -392,10 +392,10 @@ def without_training(args):
     return 0
 
 
-def make_teacher(args, params, info):
-    """The page's teach mode: a function that teaches params pictures of the user's hand
-    (extras/teach.py) with MNIST's training digits, loaded at the first teaching, and
-    saves the taught network at --save, if given."""
+def make_teacher(args, params, info, judge=None):
+    """The page's teach mode: a function that teaches params (and the reader's judge)
+    pictures of the user's hand (extras/teach.py) with MNIST's training digits, loaded at
+    the first teaching, and saves the taught network at --save, if given."""
     from extras import teach
     if args.save:
         check_writable("--save", args.save)
@@ -405,9 +405,10 @@ def make_teacher(args, params, info):
         if not data:                          # once: the page may teach again
             data.update(load_dataset("mnist", args.data_dir, args.mirror, args.timeout,
                                      splits=("train",)))
-        taught = teach.teach_pictures(params, info, inputs, labels, data, args.seed, log)
+        taught = teach.teach_pictures(params, info, inputs, labels, data, args.seed, log, judge)
         if args.save:
-            teach.save_taught(args.save, params, info, f"{len(labels)} pictures written on the page")
+            teach.save_taught(args.save, params, info, f"{len(labels)} pictures written on the "
+                              f"page", judge)
         return dict(taught, saved=args.save)
     return teacher
 
@@ -449,8 +450,8 @@ def run(argv=None):
 
 # Each dataset's own defaults, chosen on its validation split: shifts help digits and cost
 # clothing accuracy, which gains from less dropout and more epochs.
-DEFAULTS = {"mnist": {"hidden": [576, 576], "epochs": 25, "dropout": 0.3, "augment": "shift",
-                      "weight_decay": 0.1, "styles": 0.0},
+DEFAULTS = {"mnist": {"hidden": [576, 576], "epochs": 25, "dropout": 0.2, "augment": "shift",
+                      "weight_decay": 0.1, "styles": 0.5},
             "fashion": {"hidden": [576, 576], "epochs": 40, "dropout": 0.2, "augment": "none",
                         "weight_decay": 0.0, "styles": 0.0}}
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}

@@ -1760,7 +1760,8 @@ def test_main_trains_reports_saves_and_loads(tmp_path, tiny_run):
     assert "confusion matrix" in out and "precision" in out
     trained = float(out.split("test accuracy ")[1].split("%")[0])
     assert trained > 90
-    assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == sorted(mnist.FILES)
+    assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == \
+        sorted([*mnist.FILES, judge.JUDGE_FILE])          # the data, and the judge kept with it
     params, info = nn.load(model)
     assert info["sizes"] == [784, 32, 10] and info["dataset"] == "mnist" and info["seed"] == 0
     assert info["epochs_completed"] == 3 and len(info["data_sha256"]) == 4
@@ -2170,8 +2171,8 @@ def test_the_other_modes_are_handed_to_extras_with_the_saved_judge(tmp_path, tin
 
 def test_teach_fine_tunes_a_saved_network_on_a_folder_and_saves_a_new_one(tmp_path, tiny_run):
     """--load MODEL --teach FOLDER --save NEW: how each picture was read before and after,
-    MNIST's validation before and after, and a new model that keeps the judge and says
-    what it was taught; --teach without --save, or a folder of wrong names, is refused."""
+    MNIST's validation before and after, and a new model with the judge, taught too, that
+    says what it was taught; --teach without --save, or a folder of wrong names, is refused."""
     model, taught = tmp_path / "model.npz", tmp_path / "mine.npz"
     assert tiny_run("--save", model, "--runs", "none")[0] == 0
     folder = tmp_path / "hand"
@@ -2188,8 +2189,9 @@ def test_teach_fine_tunes_a_saved_network_on_a_folder_and_saves_a_new_one(tmp_pa
     assert "the doctor: layer too narrow" in out and "loss at start" not in out  # it starts trained
     params, info = nn.load(taught)
     assert info["taught"] == "3 pictures from hand" and np.isnan(info["test_accuracy"])
-    assert np.array_equal(judge.saved_judge(info, taught)["W1"],
-                          judge.saved_judge(nn.load(model)[1], model)["W1"])
+    taught_judge, loaded_judge = (judge.saved_judge(i, taught) for i in (info, nn.load(model)[1]))
+    assert taught_judge["W1"].shape == loaded_judge["W1"].shape          # the judge was
+    assert not np.array_equal(taught_judge["W1"], loaded_judge["W1"])   # taught the hand too
     assert not all(np.array_equal(params[key], nn.load(model)[0][key]) for key in params)
     with pytest.raises(SystemExit):
         mnist.parse_args(["--load", str(model), "--teach", str(folder)])
@@ -2219,3 +2221,19 @@ def test_the_pages_teacher_loads_mnist_once_teaches_and_saves_at_save(tmp_path, 
     saved, saved_info = nn.load(taught)
     assert saved_info["taught"] == "2 pictures written on the page"
     assert all(np.array_equal(saved[key], params[key]) for key in params)
+
+
+def test_styles_rewrite_the_training_digits_only_and_are_said(tiny_run, monkeypatch):
+    """--styles hands distort.hand_styles the training digits, in place, with their labels
+    and the share asked, never the validation digits; the first line says it; --styles 0
+    calls nothing."""
+    from extras import distort
+    given = []
+    monkeypatch.setattr(distort, "hand_styles",
+                        lambda images, labels, rng, share: given.append((images, labels, share)))
+    status, out, _ = tiny_run("--styles", "0.25", "--runs", "none")
+    images, labels, share = given[0]
+    assert status == 0 and share == 0.25 and images.shape == (300 - 50, 28, 28)
+    assert len(labels) == 250 and "+ styles 0.25" in out.splitlines()[0]
+    status, out, _ = tiny_run("--styles", "0", "--runs", "none")
+    assert len(given) == 1 and "styles" not in out.splitlines()[0]

@@ -191,6 +191,25 @@ def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
     the judge's params; None when should_stop() says so (Ctrl-C), or when no number could
     be cut up (images that are no digits).
     """
+    examples = judge_examples(images, rng, numbers, log, should_stop)
+    if examples is None:
+        return None
+    X, whole = examples
+    log(f"  training the judge on {len(X):,} cut-out candidates ({100 * whole.mean():.0f}% of "
+        f"them whole digits), {JUDGE_EPOCHS} epochs")
+    judge = nn.init_params([X.shape[1], JUDGE_HIDDEN, 2], rng=rng)
+    history = nn.train(judge, X, whole, epochs=JUDGE_EPOCHS, batch_size=128, lr=1e-3,
+                       optimizer="adam", dropout=0.2, rng=rng, should_stop=should_stop,
+                       on_epoch=lambda record: log(f"  judge epoch {record['epoch']} of "
+                                                   f"{JUDGE_EPOCHS}: {record['seconds']:.0f} s"))
+    return judge if len(history) == JUDGE_EPOCHS else None
+
+
+def judge_examples(images, rng, numbers, log=print, should_stop=lambda: False):
+    """What the judge learns from: (X (N, JUDGE_INPUTS) float32, whole (N,) 0 or 1), the
+    candidates cut out of `numbers` numbers written with images as train_judge says, each
+    its pixels and shape features; None when should_stop() says so, or when no number
+    could be cut up."""
     started, inputs, shapes, whole = time.perf_counter(), [], [], []
     for n in range(numbers):
         if should_stop():
@@ -199,7 +218,7 @@ def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
             seconds = time.perf_counter() - started
             log(f"  cut up {n} of {numbers} numbers in {seconds:.0f} s; about "
                 f"{seconds * (numbers - n) / n:.0f} s more, then its training")
-        chosen = rng.choice(len(images), int(rng.integers(2, 9)), replace=False)
+        chosen = rng.choice(len(images), min(int(rng.integers(2, 9)), len(images)), replace=False)
         kind = "apart" if n % 3 == 2 else "touching"
         canvas, spans = place_digits(images[chosen] * 255, kind, rng, int(rng.integers(40, 60)))
         try:
@@ -229,15 +248,7 @@ def train_judge(images, rng, numbers, log=print, should_stop=lambda: False):
     X[:, :28 * 28] = pixels                                             # the shape features
     X[:, :28 * 28] /= 255
     X[:, 28 * 28:] = np.concatenate(shapes)
-    del pixels
-    log(f"  training the judge on {len(X):,} cut-out candidates ({100 * whole.mean():.0f}% of "
-        f"them whole digits), {JUDGE_EPOCHS} epochs")
-    judge = nn.init_params([X.shape[1], JUDGE_HIDDEN, 2], rng=rng)
-    history = nn.train(judge, X, whole, epochs=JUDGE_EPOCHS, batch_size=128, lr=1e-3,
-                       optimizer="adam", dropout=0.2, rng=rng, should_stop=should_stop,
-                       on_epoch=lambda record: log(f"  judge epoch {record['epoch']} of "
-                                                   f"{JUDGE_EPOCHS}: {record['seconds']:.0f} s"))
-    return judge if len(history) == JUDGE_EPOCHS else None
+    return X, whole
 
 
 def saved_judge(info, path):

@@ -15,12 +15,15 @@ import numpy as np
 
 import nn
 from extras import distort, reader
+from extras.judge import judge_examples, saved_judge
 from extras.images import ImageError
 
 TEACH_MNIST = 6000     # MNIST training digits mixed in, drawn anew for each teaching
 TEACH_SHARE = 0.25     # of the digits trained on: copies of the pictures taught
 TEACH_EPOCHS = 4       # passes over the mix: 32,000 digits, a fifth of a default epoch's work
 TEACH_LR = 3e-4        # Adam's; a seventh of the rate the network was trained at
+TEACH_NUMBERS = 150    # numbers written with the pictures (and as many MNIST digits) that
+                       # the reader's judge is taught this hand's pairs and pieces from
 PICTURES = (".png", ".pgm", ".ppm", ".jpg", ".jpeg")
 
 
@@ -79,6 +82,23 @@ def teach(params, activation, inputs, labels, X_train, train_labels, X_val, val_
                            f", MNIST validation {100 * record['val_accuracy']:.2f}%")))
 
 
+def teach_judge(judge, inputs, X_train, rng, log=print):
+    """Fine-tune the reader's judge (judge.py) in place on the candidates cut out of
+    TEACH_NUMBERS numbers written with the pictures inputs (K, 28, 28) and as many of
+    X_train's digits (N, 784), apart or touching, so that it knows this hand's pairs and
+    pieces (a narrow hand's two digits are as wide as one of MNIST's)."""
+    mnist = X_train[rng.choice(len(X_train), min(len(inputs), len(X_train)), replace=False)]
+    digits = np.concatenate([inputs, mnist.reshape(-1, 28, 28)])
+    examples = judge_examples(digits, rng, TEACH_NUMBERS, log=lambda line: None)
+    if examples is None:
+        return
+    X, whole = examples
+    log(f"  the reader's judge: {len(X):,} candidates cut out of {TEACH_NUMBERS} numbers "
+        f"written with your pictures")
+    nn.train(judge, X, whole, epochs=TEACH_EPOCHS, batch_size=128, lr=TEACH_LR,
+             optimizer="adam", dropout=0.2, rng=rng)
+
+
 def said(probs):
     """A reading as '7 (98%)', with a ? when doubtful as the reader marks it."""
     return f"{probs.argmax()}{'?' if probs.max() < reader.DOUBTFUL else ''} ({100 * probs.max():.0f}%)"
@@ -97,8 +117,9 @@ def teach_and_save(params, info, folder, data, save_path, seed, say, out=None):
     print(f"teaching {len(names)} pictures from {folder}" + (
         f" (none of {', '.join(map(str, missing))}: those are read as before)" if missing else ""),
         file=out)
+    judge = saved_judge(info, "the loaded network")
     taught = teach_pictures(params, info, inputs, labels, data, seed,
-                            log=lambda line: print(line, file=out))
+                            log=lambda line: print(line, file=out), judge=judge)
     before, after = taught["before"], taught["after"]
     print("how each picture is read, before -> after teaching:", file=out)
     for digit in sorted(set(labels.tolist())):
@@ -116,19 +137,20 @@ def teach_and_save(params, info, folder, data, save_path, seed, say, out=None):
         print(f"- the doctor: {found['check']}: {found['seen']}.\n    likely cause: "
               f"{found['cause']}.\n    try: {remedies}.", file=out)
     save_taught(save_path, params, info, f"{len(names)} pictures from "
-                f"{os.path.basename(os.path.normpath(folder))}")
+                f"{os.path.basename(os.path.normpath(folder))}", judge)
     print(f"saved the taught network to {save_path} ({time.perf_counter() - started:.1f} s); "
           f"read with it: --load {save_path} --predict ...", file=out)
     return 0
 
 
-def teach_pictures(params, info, inputs, labels, data, seed, log=print):
+def teach_pictures(params, info, inputs, labels, data, seed, log=print, judge=None):
     """Teach params (the network loaded with info) the pictures inputs (K, 28, 28) with
     their labels (K,), in place; data: MNIST's training split ("train_images",
     "train_labels"), whose last info["val_size"] digits are the validation set, as in
     training. Returns {"before", "after": the network's probabilities for the pictures
     (K, 10); "val_before", "val_after": its MNIST validation accuracy (None without a
-    validation set); "findings": what the doctor sees in the fine-tune}."""
+    validation set); "findings": what the doctor sees in the fine-tune}. The reader's
+    judge, if given, is taught this hand's numbers too (teach_judge), in place."""
     activation = info["activation"]
     val_size = int(info.get("val_size", 5000))
     images, all_labels = data["train_images"], data["train_labels"].astype(np.int64)
@@ -138,18 +160,22 @@ def teach_pictures(params, info, inputs, labels, data, seed, log=print):
     read = lambda: nn.softmax(nn.outputs(params, inputs.reshape(len(inputs), -1), activation))  # noqa
     before = read()
     val_before = None if X_val is None else nn.accuracy(val_labels, nn.predict(params, X_val, activation))
-    history = teach(params, activation, inputs, labels, as_rows(images[:n_train]),
-                    all_labels[:n_train], X_val, val_labels, np.random.default_rng(seed),
-                    dropout=float(info.get("dropout", 0.0)),
+    rng, X_train = np.random.default_rng(seed), as_rows(images[:n_train])
+    history = teach(params, activation, inputs, labels, X_train, all_labels[:n_train], X_val,
+                    val_labels, rng, dropout=float(info.get("dropout", 0.0)),
                     weight_decay=float(info.get("weight_decay", 0.0)), log=log)
+    if judge is not None:
+        teach_judge(judge, inputs, X_train, rng, log)
     return {"before": before, "after": read(), "val_before": val_before,
             "val_after": None if X_val is None else history[-1]["val_accuracy"],
             "findings": [found for found in nn.diagnose(history)       # a fine-tune starts
                          if found["check"] != "loss at start"]}        # trained, on purpose
 
 
-def save_taught(path, params, info, taught):
-    """Save a taught network with all that the loaded one carried (info), saying what it
-    was taught; its test accuracy is the loaded network's no longer: measure it again."""
+def save_taught(path, params, info, taught, judge=None):
+    """Save a taught network with all that the loaded one carried (info) and its taught
+    judge, saying what it was taught; its test accuracy is the loaded network's no
+    longer: measure it again."""
     kept = {key: value for key, value in info.items() if key not in ("sizes", "activation")}
+    kept.update({f"judge_{key}": value for key, value in (judge or {}).items()})
     nn.save(path, params, info["activation"], **dict(kept, taught=taught, test_accuracy=np.nan))
