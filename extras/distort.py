@@ -69,6 +69,7 @@ FLAG_ONES = 0.5        # of the 1s chosen: drawn with a flag (a third of those w
 CROSS_SEVENS = 0.4     # of the 7s chosen: crossed
 RESHAPE = 0.5          # of the digits chosen: narrower (0.55 to 1 as wide) and slanted
 REWEIGHT = 0.4         # of the digits chosen: a bolder or a finer pen
+CHUNK = 4096           # digits rewritten at a time
 
 
 def hand_styles(images, labels, rng, share):
@@ -83,10 +84,12 @@ def hand_styles(images, labels, rng, share):
     add_strokes(images, pick(FLAG_ONES, labels[chosen] == 1), rng, "flag")
     add_strokes(images, pick(CROSS_SEVENS, labels[chosen] == 7), rng, "bar")
     narrow, bold = pick(RESHAPE), pick(REWEIGHT)
-    if len(narrow):
-        images[narrow] = narrow_and_slant(images[narrow], rng)
-    if len(bold):
-        images[bold] = change_pen(images[bold], rng)
+    for start in range(0, len(narrow), CHUNK):        # in chunks: a few arrays the size of
+        part = narrow[start:start + CHUNK]            # a chunk at a time, not of them all
+        images[part] = narrow_and_slant(images[part], rng)
+    for start in range(0, len(bold), CHUNK):
+        part = bold[start:start + CHUNK]
+        images[part] = change_pen(images[part], rng)
     return len(chosen)
 
 

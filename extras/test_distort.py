@@ -64,9 +64,10 @@ def test_a_flag_goes_down_to_the_left_of_a_ones_top_and_a_bar_crosses_a_sevens_s
     assert added[1, :, :16].sum() > 2 and added[1, :, 19:].sum() > 2
 
 
-def test_hand_styles_rewrites_its_share_of_the_digits_in_place_and_no_more():
-    """hand_styles changes about its share of the digits, in place, keeps them light on
-    black in [0, 1], and gives no digit a flag or a bar that is not a 1 or a 7."""
+def test_hand_styles_rewrites_its_share_of_the_digits_in_place_and_no_more(monkeypatch):
+    """hand_styles changes about its share of the digits, in place, chunk by chunk, and
+    keeps them light on black in [0, 1]; a share of 0 changes none."""
+    monkeypatch.setattr(distort, "CHUNK", 16)
     images = np.repeat(one_and_seven(), 500, axis=0)
     labels = np.tile([1, 7], 500)
     before = images.copy()
