@@ -1,4 +1,7 @@
 """What the folder's tests share: handwriting-like glyphs, and small networks that read them."""
+import contextlib
+import shutil
+
 import numpy as np
 import pytest
 
@@ -70,3 +73,20 @@ def glyph_judge():
     rng = np.random.default_rng(0)
     images = np.array([glyph(d, rng) for d in rng.choice([0, 1, 7], 300)]) / 255
     return judge.train_judge(images, rng, 200, log=lambda message: None)
+
+
+@contextlib.contextmanager
+def chromium_page(width, height):
+    """A page of Debian's Chromium, width x height, driven by Playwright's sync API and
+    closed after; the test is skipped where either is not installed."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no chromium installed")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield launched.new_page(viewport={"width": width, "height": height})
+        finally:
+            launched.close()

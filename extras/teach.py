@@ -20,7 +20,7 @@ from extras.images import ImageError
 
 TEACH_MNIST = 6000     # MNIST training digits mixed in, drawn anew for each teaching
 TEACH_SHARE = 0.25     # of the digits trained on: copies of the pictures taught
-TEACH_EPOCHS = 4       # passes over the mix: 32,000 digits, a fifth of a default epoch's work
+TEACH_EPOCHS = 4       # passes over the mix of 8,000: 32,000 digits, 0.6 of a default epoch
 TEACH_LR = 3e-4        # Adam's; a seventh of the rate the network was trained at
 TEACH_NUMBERS = 150    # numbers written with the pictures (and as many MNIST digits) that
                        # the reader's judge is taught this hand's pairs and pieces from

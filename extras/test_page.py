@@ -9,13 +9,11 @@ import time
 import urllib.error
 import urllib.request
 
-import shutil
-
 import numpy as np
 import pytest
 
 from extras import local_server, page, reader
-from extras.conftest import ALWAYS_0, glyph, rings_in_a_row
+from extras.conftest import ALWAYS_0, chromium_page, glyph, rings_in_a_row
 from extras.judge import write_number
 
 
@@ -199,15 +197,8 @@ def test_in_a_real_browser_the_teach_mode_asks_for_each_digit_and_shows_before_a
     """Chromium: the teach mode asks for a 0, three times, then a 1; a picture written and
     kept is sent with its digit when "Teach now" is pressed, and the readings before and
     after are shown, row by row."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no chromium installed")
     address, taught = teaching_server
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page_ = launched.new_page(viewport={"width": 1100, "height": 900})
+    with chromium_page(1100, 900) as page_:
         page_.goto(f"http://{address}/")
         page_.click("#teach-start")
         assert page_.text_content("#ask") == "Write a 0 (1 of 3)"
@@ -225,6 +216,5 @@ def test_in_a_real_browser_the_teach_mode_asks_for_each_digit_and_shows_before_a
         page_.wait_for_selector("table.taught")
         assert page_.locator("table.taught tr").count() == 1 + 4
         page_.screenshot(path=str(tmp_path / "teach.png"), full_page=True)
-        launched.close()
     inputs, labels = taught[0]
     assert labels.tolist() == [0, 0, 0, 1] and inputs.shape == (4, 28, 28)

@@ -3,7 +3,6 @@ its server answers bad settings with 400 and carries on; and, where Playwright a
 Chromium are installed, the page in a real browser."""
 import http.client
 import json
-import shutil
 import threading
 import time
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 from extras import playground
+from extras.conftest import chromium_page
 
 
 def test_the_playground_steps_as_nn_train_does_and_its_code_trains_the_same_network(tmp_path):
@@ -141,25 +141,12 @@ def test_a_50_mb_upload_is_refused_unread_and_the_server_stays_up(server):
     assert request(address, "GET", "/state")[0] == 200
 
 
-def browser():
-    """Playwright's sync API and Debian's Chromium, or a skip."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("no chromium installed")
-    return sync_api, path
-
-
 def test_in_a_real_browser_the_playground_plays_learns_and_redraws(server, tmp_path):
     """Chromium: play, and the loss falls and the boundary changes between screenshots;
     with 6 layers of 8 units the page redraws 10 times a second or more; a bad setting
     shows its message on the page."""
-    sync_api, chromium = browser()
     address, ground = server
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = launched.new_page(viewport={"width": 1280, "height": 900})
+    with chromium_page(1280, 900) as page:
         page.goto(f"http://{address}/")
         page.wait_for_selector("#columns canvas")
         before = page.locator("#boundary").screenshot(path=str(tmp_path / "before.png"))
@@ -181,4 +168,3 @@ def test_in_a_real_browser_the_playground_plays_learns_and_redraws(server, tmp_p
         page.click("#apply")
         page.wait_for_function("() => document.querySelector('#message').textContent.length > 0")
         assert "1 to 32 units" in page.text_content("#message")
-        launched.close()

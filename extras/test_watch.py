@@ -11,7 +11,7 @@ import pytest
 
 import nn
 from extras import watch
-from extras.test_playground import browser
+from extras.conftest import chromium_page
 
 
 def digits_like(n=2000, seed=0):
@@ -124,14 +124,10 @@ def test_units_mistakes_and_bad_requests(live):
 def test_in_a_real_browser_the_curve_grows_the_units_sharpen_and_pause_holds(live, tmp_path):
     """Chromium on a one-epoch run (slowed to be seen): the loss curve grows between
     screenshots, the first layer's pictures change, and pause stops the step count."""
-    sync_api, chromium = browser()
     address, run, train, _ = live
     slow = run.on_batch
     run.on_batch = lambda *args: (time.sleep(0.02), slow(*args))
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = launched.new_page(viewport={"width": 1280, "height": 1000})
+    with chromium_page(1280, 1000) as page:
         page.goto(f"http://{address}/")
         thread = train(epochs=1, batch_size=4)
         page.wait_for_function("() => document.querySelectorAll('#units img').length == 32")
@@ -148,5 +144,4 @@ def test_in_a_real_browser_the_curve_grows_the_units_sharpen_and_pause_holds(liv
         assert "paused" in held and page.text_content("#stats") == held
         page.click("#resume")
         page.screenshot(path=str(tmp_path / "watch.png"), full_page=True)
-        launched.close()
     thread.join(60)
