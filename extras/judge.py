@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import nn
-from extras import distort, log, reader
+from extras import log, reader
 from extras.images import ImageError, ink_box, resize
 
 JUDGE_NUMBERS = 2700   # numbers written with training digits that the judge learns from
@@ -21,11 +21,10 @@ JUDGE_HIDDEN = 64      # the judge: 784-64-2, 5 epochs
 JUDGE_EPOCHS = 5
 JUDGE_INPUTS = 28 * 28 + 5    # the pixels, and reader.shape_features
 JUDGE_DIGITS = 55_000  # MNIST's training digits less the default validation split
-JUDGE_STYLES = 0.5     # of them rewritten as other hands write (distort.hand_styles)
 JUDGE_SEED = 0         # the judge's own: it is trained once per dataset, whatever the run's
 JUDGE_FILE = "reader-judge.npz"       # in the dataset's data folder
-JUDGE_RECIPE = f"{JUDGE_NUMBERS} numbers, {JUDGE_INPUTS}-{JUDGE_HIDDEN}-2, {JUDGE_EPOCHS} " \
-    f"epochs, styles {JUDGE_STYLES}, v2"
+JUDGE_RECIPE = f"{JUDGE_NUMBERS} numbers, {JUDGE_INPUTS}-{JUDGE_HIDDEN}-2, " \
+    f"{JUDGE_EPOCHS} epochs, v3"
 NUMBER_KINDS = {"apart": "apart, on white paper", "photo": "photographed, grey paper",
                 "touching": "close or touching"}
 
@@ -142,9 +141,8 @@ def judge_for_saving(folder, training_digits, log=print, should_stop=lambda: Fal
     folder (the dataset's data folder) as JUDGE_FILE; later saves read it back. A kept
     file of another recipe (JUDGE_RECIPE), or one that cannot be read, is trained again,
     saying why. training_digits() gives the training split ({"train_images": uint8 (N,
-    28, 28), "train_labels": (N,)}), asked only when the judge is trained: it learns from
-    the first JUDGE_DIGITS of them, JUDGE_STYLES of them written as other hands write
-    (distort.hand_styles). Returns the judge's params; None if skipped (Ctrl-C)."""
+    28, 28), ...}), asked only when the judge is trained: it learns from the first
+    JUDGE_DIGITS of them. Returns the judge's params; None if skipped (Ctrl-C)."""
     path = os.path.join(folder, JUDGE_FILE)
     if os.path.exists(path):
         try:
@@ -160,10 +158,9 @@ def judge_for_saving(folder, training_digits, log=print, should_stop=lambda: Fal
     log(f"training the reader's judge, which tells one whole digit from a piece or a pair, "
         f"once for this dataset (kept in {path}): {JUDGE_NUMBERS:,} numbers cut up, then "
         f"{JUDGE_EPOCHS} epochs (Ctrl-C skips it)")
-    data, rng = training_digits(), np.random.default_rng(JUDGE_SEED)
-    images = data["train_images"][:JUDGE_DIGITS].astype(np.float32) / 255
-    distort.hand_styles(images, data["train_labels"][:JUDGE_DIGITS], rng, JUDGE_STYLES)
-    judge = train_judge(images, rng, JUDGE_NUMBERS, log, should_stop)
+    images = training_digits()["train_images"][:JUDGE_DIGITS].astype(np.float32) / 255
+    judge = train_judge(images, np.random.default_rng(JUDGE_SEED), JUDGE_NUMBERS, log,
+                        should_stop)
     if judge is None:
         log("skipped the judge: the network is saved without it, and reads numbers less well")
         return None

@@ -247,11 +247,12 @@ def read_group(mask, ink, expected, params, activation, judge=None):
 
 def candidates(mask, ink, expected, cut=True):
     """Every way to cut out one digit of a group of pieces (mask (H, W) bool), as
-    (top, left, ends, pieces, parts, inputs): the group's box starts at (top, left); ends
-    are the cut paths (see cut_paths), each the column of the cut in each row of the box,
-    the first its left edge and the last its right; pieces (i, j) name the candidates, the
-    ink between cuts i and j; parts (K, h, w) bool is their ink in the box, and inputs
-    (K, 28, 28) what the network is given for each.
+    (top, left, ends, pieces, parts, inputs, features): the group's box starts at (top,
+    left); ends are the cut paths (see cut_paths), each the column of the cut in each row
+    of the box, the first its left edge and the last its right; pieces (i, j) name the
+    candidates, the ink between cuts i and j; parts (K, h, w) bool is their ink in the
+    box, inputs (K, 28, 28) what the network is given for each, and features (K, 5) what
+    the judge is told of their shapes (shape_features).
 
     Without cut, the one candidate is the whole. With cut, cut paths are laid through the
     group from top to bottom at every sixth of a digit's width (expected, in pixels; 0.7
@@ -278,7 +279,8 @@ def candidates(mask, ink, expected, cut=True):
     inputs = np.stack([centre_digit(np.where(part, ink[top:bottom, left:right], 0))
                        for part in parts])
     parts = np.array(parts)
-    return top, left, ends, pieces, parts, inputs, shape_features(box, ends, pieces, parts, expected)
+    features = shape_features(box, ends, pieces, parts, expected)
+    return top, left, ends, pieces, parts, inputs, features
 
 
 def shape_features(box, ends, pieces, parts, expected):

@@ -101,7 +101,8 @@ def teach_judge(judge, inputs, X_train, rng, log=print):
 
 def said(probs):
     """A reading as '7 (98%)', with a ? when doubtful as the reader marks it."""
-    return f"{probs.argmax()}{'?' if probs.max() < reader.DOUBTFUL else ''} ({100 * probs.max():.0f}%)"
+    doubt = "?" if probs.max() < reader.DOUBTFUL else ""
+    return f"{probs.argmax()}{doubt} ({100 * probs.max():.0f}%)"
 
 
 def teach_and_save(params, info, folder, data, save_path, seed, say, out=None):
@@ -156,10 +157,13 @@ def teach_pictures(params, info, inputs, labels, data, seed, log=print, judge=No
     images, all_labels = data["train_images"], data["train_labels"].astype(np.int64)
     n_train = len(images) - val_size
     as_rows = lambda part: part.reshape(len(part), -1).astype(np.float32) / 255   # noqa
-    X_val, val_labels = (as_rows(images[n_train:]), all_labels[n_train:]) if val_size else (None, None)
-    read = lambda: nn.softmax(nn.outputs(params, inputs.reshape(len(inputs), -1), activation))  # noqa
+    X_val, val_labels = (as_rows(images[n_train:]), all_labels[n_train:]) if val_size else \
+        (None, None)
+    rows = inputs.reshape(len(inputs), -1)
+    read = lambda: nn.softmax(nn.outputs(params, rows, activation))          # noqa
     before = read()
-    val_before = None if X_val is None else nn.accuracy(val_labels, nn.predict(params, X_val, activation))
+    val_before = None if X_val is None else \
+        nn.accuracy(val_labels, nn.predict(params, X_val, activation))
     rng, X_train = np.random.default_rng(seed), as_rows(images[:n_train])
     history = teach(params, activation, inputs, labels, X_train, all_labels[:n_train], X_val,
                     val_labels, rng, dropout=float(info.get("dropout", 0.0)),

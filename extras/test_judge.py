@@ -80,20 +80,17 @@ def test_a_saved_judge_is_checked_when_loaded(glyph_judge, capsys):
 
 def test_the_judge_is_trained_once_per_dataset_and_kept(tmp_path, monkeypatch):
     """--save's judge depends on the training digits alone: the first save reads them and
-    trains it, a share of them rewritten as other hands write, and keeps it in the data
-    folder; the next reads it back without the digits or training; a kept judge of another
+    trains it, and keeps it in the data folder; the next reads it back without the digits or training; a kept judge of another
     recipe, or a damaged file, is trained again, saying so."""
     monkeypatch.setattr(judge, "JUDGE_NUMBERS", 8)
     rng = np.random.default_rng(0)
     labels = np.array([0, 1, 7] * 4)
     digits = {"train_images": np.array([glyph(d, rng) for d in labels]), "train_labels": labels}
-    said, asked, styled = [], [], []
-    monkeypatch.setattr(judge.distort, "hand_styles",
-                        lambda images, labels, rng, share: styled.append(share))
+    said, asked = [], []
     first = judge.judge_for_saving(tmp_path, lambda: asked.append(1) or digits, said.append)
     kept = tmp_path / judge.JUDGE_FILE
     assert kept.exists() and "training the reader's judge" in said[0]
-    assert asked == [1] and styled == [judge.JUDGE_STYLES]
+    assert asked == [1]
     assert first["W1"].shape == (judge.JUDGE_INPUTS, judge.JUDGE_HIDDEN)
 
     def no_training(*args, **kwargs):
