@@ -633,7 +633,7 @@ def pen_like_mnist(ink):
     half-pixel that the network has rarely seen. Strokes narrower than PEN_WIDTH of the
     longer side (stroke_width of the ink above half the brightest) are widened by a
     maximum over a square window; ink (H + k - 1, W + k - 1) for a window of k."""
-    width = stroke_width(ink > 0.5 * ink.max())
+    width = stroke_width(np.pad(ink > 0.5 * ink.max(), 1))    # paper around: edges seen
     grow = int(round(PEN_WIDTH * max(ink.shape) - width))
     if grow < 1:
         return ink

@@ -324,6 +324,10 @@ def test_a_fine_pens_digit_is_prepared_with_strokes_as_wide_as_mnists():
     assert reader.pen_like_mnist(bold) is bold
     grown = reader.pen_like_mnist(ring_drawn_with(2))
     assert grown.shape[0] > 120 and reader.stroke_width(grown > 0.5) > 10
+    one = np.zeros((100, 1))                   # a 1 drawn with a 1-pixel pen: as wide as
+    one[:, 0] = 1                              # MNIST's finest stroke of its height
+    assert round(reader.PEN_WIDTH * 100) - 1 <= reader.pen_like_mnist(one).shape[1] <= \
+        round(reader.PEN_WIDTH * 100) + 1
 
 
 def test_a_picture_of_one_digit_is_prepared_as_a_digit_of_a_number_and_never_cut(glyph_network):
