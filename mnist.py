@@ -565,6 +565,8 @@ def parse_args(argv=None):
     if args.watch and (args.load or args.compare is not None or args.doctor or args.find_lr):
         parser.error("--watch follows a training run: leave out --load, --compare, --doctor "
                      "and --find-lr")
+    if args.styles and args.dataset == "fashion":
+        parser.error("--styles rewrites digits as other hands write them: mnist only")
     if args.teach and not (args.load and args.save):
         parser.error("--teach changes a saved network and saves the result: give --load "
                      "MODEL and --save NEW_MODEL")

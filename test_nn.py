@@ -2237,3 +2237,5 @@ def test_styles_rewrite_the_training_digits_only_and_are_said(tiny_run, monkeypa
     assert len(labels) == 250 and "+ styles 0.25" in out.splitlines()[0]
     status, out, _ = tiny_run("--styles", "0", "--runs", "none")
     assert len(given) == 1 and "styles" not in out.splitlines()[0]
+    with pytest.raises(SystemExit):
+        mnist.parse_args(["--dataset", "fashion", "--styles", "0.5"])
