@@ -89,3 +89,20 @@ def test_a_fine_tune_is_not_blamed_for_starting_trained(glyph_network, tmp_path)
                        known, epochs=1)
     assert any(found["check"] == "loss at start" for found in nn.diagnose(history))
     assert nn.load(str(tmp_path / "mine.npz"))[1]["taught"] == "6 pictures from hand"
+
+
+def test_the_doctor_watches_the_fine_tune(glyph_network, monkeypatch):
+    """A fine-tune at a hundred times teaching's rate is told so by the doctor's rules,
+    first of all; at teaching's own rate the rate is not blamed."""
+    rng = np.random.default_rng(3)
+    known = np.array([0, 1, 7] * 100)
+    data = {"train_images": np.array([glyph(d, rng) for d in known]), "train_labels": known}
+    inputs = np.array([teach.reader.digit_input(picture(d, rng, slant=0.9)) for d in [0, 1, 7]])
+    info = {"activation": "relu", "val_size": 60}
+    taught = teach.teach_pictures(nn.copy_params(glyph_network), info, inputs,
+                                  np.array([0, 1, 7]), data, 0, log=lambda line: None)
+    assert "learning rate too high" not in [found["check"] for found in taught["findings"]]
+    monkeypatch.setattr(teach, "TEACH_LR", 100 * teach.TEACH_LR)
+    taught = teach.teach_pictures(nn.copy_params(glyph_network), info, inputs,
+                                  np.array([0, 1, 7]), data, 0, log=lambda line: None)
+    assert [found["check"] for found in taught["findings"]][:1] == ["learning rate too high"]
