@@ -163,12 +163,16 @@ def digit_input(pixels, name="image"):
     """What the network is given for a picture of one digit, prepared as read_number
     prepares each digit of a number (the ink against the paper, specks and marks off the
     line dropped, cropped, scaled and centred), never cut up: float32 (28, 28). For
-    pictures taught to the network (teach.py), so it learns what it will be shown."""
+    pictures taught to the network (teach.py), so it learns what it will be shown. A
+    picture of one digit is often cropped close, its strokes a fair share of its width,
+    too wide for the window that finds the paper (ink_strength): it is read as if on a
+    sheet twice as large, its border repeated outwards."""
     grey = grey_levels(pixels)
     factor = math.ceil(max(grey.shape) / WORK_SIZE)
     if factor > 1:
         height, width = grey.shape[0] // factor, grey.shape[1] // factor
         grey = resize(grey[:height * factor, :width * factor], height, width)
+    grey = np.pad(grey, max(grey.shape) // 2, mode="edge")    # more paper round it (below)
     ink, labels, groups, _ = find_groups(grey, name)
     members = np.concatenate([members for members, _ in groups])
     return centre_digit(np.where(np.isin(labels, members), ink, 0))

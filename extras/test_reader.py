@@ -331,12 +331,23 @@ def test_a_fine_pens_digit_is_prepared_with_strokes_as_wide_as_mnists():
 
 
 def test_a_picture_of_one_digit_is_prepared_as_a_digit_of_a_number_and_never_cut(glyph_network):
-    """digit_input gives what read_number gives the network for a lone digit, and keeps
-    two touching rings whole (a picture to teach is one digit, whatever it looks like)."""
+    """digit_input gives what read_number gives the network for a lone digit on a sheet
+    twice as large, keeps two touching rings whole (a picture to teach is one digit,
+    whatever it looks like), and reads a bold stroke cropped close as one bar, where
+    read_number on the crop alone finds only bits of its edges."""
     page = write_number(np.array([glyph(7, np.random.default_rng(1))]), "apart",
                         np.random.default_rng(2), height=60)
+    wider = np.pad(page, max(page.shape) // 2, mode="edge")   # on a sheet twice as large
     np.testing.assert_array_equal(reader.digit_input(page),
-                                  reader.read_number(page, glyph_network, "relu")["inputs"][0])
+                                  reader.read_number(wider, glyph_network, "relu")["inputs"][0])
     pair = reader.digit_input(rings_in_a_row(2))
     columns = np.flatnonzero(pair.max(axis=0) > 0.3)
     assert columns[-1] - columns[0] >= 18                     # both rings, side by side
+    y, x = np.mgrid[0:240, 0:70]                    # a marker's 1, 20 pixels wide, cropped
+    along = np.clip(((x - 30) * 10 + (y - 30) * 180) / (10 ** 2 + 180 ** 2), 0, 1)  # close
+    distance = np.hypot(x - 30 - 10 * along, y - 30 - 180 * along)
+    close = np.round(255 * (1 - np.clip(10.5 - distance, 0, 1))).astype(np.uint8)
+    with pytest.raises(ImageError, match="no digits in a line"):
+        reader.read_number(close, glyph_network, "relu")          # it found the edges only
+    one = reader.digit_input(close)
+    assert one.max() == 1 and 2 <= (one.max(axis=0) > 0.5).sum() <= 8   # a bar, upright
