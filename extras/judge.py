@@ -13,11 +13,12 @@ import time
 import numpy as np
 
 import nn
-from extras import log, reader
+import extras
+from extras import reader
 from extras.images import ImageError, ink_box, resize
 
 JUDGE_NUMBERS = 2700   # numbers written with training digits that the judge learns from
-JUDGE_HIDDEN = 64      # the judge: 784-64-2, 5 epochs
+JUDGE_HIDDEN = 64      # the judge: JUDGE_INPUTS-64-2, 5 epochs
 JUDGE_EPOCHS = 5
 JUDGE_INPUTS = 28 * 28 + 5    # the pixels, and reader.shape_features
 JUDGE_DIGITS = 55_000  # MNIST's training digits less the default validation split
@@ -260,8 +261,8 @@ def saved_judge(info, path):
         judge = {}
     hidden = judge["W1"].shape[-1] if judge and judge["W1"].ndim == 2 else 0
     if hidden and judge["W1"].shape[0] == 28 * 28:      # pixels alone: the judge of old
-        log(f"warning: {path} carries the reader's judge of an older version, which saw "
-            f"pixels alone; reading without it, less well: save the network again")
+        extras.log(f"warning: {path} carries the reader's judge of an older version, which "
+                   f"saw pixels alone; reading without it, less well: save the network again")
         return None
     shapes = {"W1": (JUDGE_INPUTS, hidden), "b1": (hidden,), "W2": (hidden, 2), "b2": (2,)}
     if hidden == 0 or any(
