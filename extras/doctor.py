@@ -57,6 +57,14 @@ def momentum(settings):
     return {"momentum" if settings["optimizer"] == "sgd" else "beta1": settings["momentum"]}
 
 
+def finding_text(found, say, prefix="- "):
+    """One of nn.diagnose()'s findings in three lines: what was seen, its likely cause,
+    and the remedies to try, each said by say()."""
+    remedies = "; or ".join(say(remedy) for remedy in found["remedies"])
+    return (f"{prefix}{found['check']}: {found['seen']}.\n    likely cause: {found['cause']}."
+            f"\n    try: {remedies}.")
+
+
 def print_findings(history, sizes, say):
     """The training doctor's view after a run: each layer's health in the last epoch of
     history (nn.train's records; sizes: the layers'), then what nn.diagnose() finds,
@@ -78,8 +86,6 @@ def print_findings(history, sizes, say):
               f"({start['update_ratio']:7.1e})       {share}")
     findings = nn.diagnose(history)
     for found in findings:
-        remedies = "; or ".join(say(remedy) for remedy in found["remedies"])
-        print(f"- {found['check']}: {found['seen']}.\n    likely cause: {found['cause']}."
-              f"\n    try: {remedies}.")
+        print(finding_text(found, say))
     if not findings:
         print("nothing looks wrong by the doctor's rules of thumb.")

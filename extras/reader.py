@@ -30,8 +30,8 @@ MAX_DIGITS = 30        # more digit-sized pieces than this is no number (a page,
 SURE = 0.9             # a group read with this confidence may be one digit: the judge says
 DOUBTFUL = 0.95        # a digit read with less confidence than this is marked with a ?
 # A network saved without the judge (Fashion-MNIST's, or one whose --save was cut short) is
-# read by hand-set rules instead of the judge's learned scores, their prices set by hand on
-# --number-test's numbers of MNIST's training digits before the judge learned its own.
+# read by these hand-set rules instead of the judge's learned scores; their prices are set
+# by hand, not learned.
 TOO_WIDE = 1.1         # a group this many times wider than tall is not one digit
 DIGIT_PRICE = 0.2      # what reading one more digit costs, in log-probability
 SHAPE_PRICE = 10.0     # what an unlikely shape costs, in log-probability (see shape_cost)
@@ -140,11 +140,7 @@ def read_number(pixels, params, activation, name="image", judge=None):
         boxes   where each digit is in the image, (top, left, bottom, right), (K, 4)
     Raises ImageError for an image with no ink, or too many pieces to be a number.
     """
-    grey = grey_levels(pixels)
-    factor = math.ceil(max(grey.shape) / WORK_SIZE)             # a photo: block means
-    if factor > 1:
-        height, width = grey.shape[0] // factor, grey.shape[1] // factor
-        grey = resize(grey[:height * factor, :width * factor], height, width)
+    grey, factor = working_grey(pixels)
     ink, labels, groups, expected = find_groups(grey, name)
     found = []
     for members, _ in groups:
@@ -159,6 +155,17 @@ def read_number(pixels, params, activation, name="image", judge=None):
             "boxes": np.round(np.array([ink_box(mask) for mask in masks]) * factor).astype(int)}
 
 
+def working_grey(pixels):
+    """(grey, factor): the grey levels of pixels (grey_levels), a photo shrunk by block
+    means to at most WORK_SIZE pixels wide and tall, and the factor it was shrunk by."""
+    grey = grey_levels(pixels)
+    factor = math.ceil(max(grey.shape) / WORK_SIZE)
+    if factor > 1:
+        height, width = grey.shape[0] // factor, grey.shape[1] // factor
+        grey = resize(grey[:height * factor, :width * factor], height, width)
+    return grey, factor
+
+
 def digit_input(pixels, name="image"):
     """What the network is given for a picture of one digit, prepared as read_number
     prepares each digit of a number (the ink against the paper, specks and marks off the
@@ -167,11 +174,7 @@ def digit_input(pixels, name="image"):
     picture of one digit is often cropped close, its strokes a fair share of its width,
     too wide for the window that finds the paper (ink_strength): it is read as if on a
     sheet twice as large, its border repeated outwards."""
-    grey = grey_levels(pixels)
-    factor = math.ceil(max(grey.shape) / WORK_SIZE)
-    if factor > 1:
-        height, width = grey.shape[0] // factor, grey.shape[1] // factor
-        grey = resize(grey[:height * factor, :width * factor], height, width)
+    grey = working_grey(pixels)[0]
     grey = np.pad(grey, max(grey.shape) // 2, mode="edge")    # more paper round it (below)
     ink, labels, groups, _ = find_groups(grey, name)
     members = np.concatenate([members for members, _ in groups])

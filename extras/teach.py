@@ -15,6 +15,7 @@ import numpy as np
 
 import nn
 from extras import distort, reader
+from extras.doctor import finding_text
 from extras.judge import judge_examples, saved_judge
 from extras.images import ImageError
 
@@ -134,9 +135,7 @@ def teach_and_save(params, info, folder, data, save_path, seed, say, out=None):
         print(f"MNIST validation: {100 * taught['val_before']:.2f}% before, "
               f"{100 * taught['val_after']:.2f}% after", file=out)
     for found in taught["findings"]:
-        remedies = "; or ".join(say(remedy) for remedy in found["remedies"])
-        print(f"- the doctor: {found['check']}: {found['seen']}.\n    likely cause: "
-              f"{found['cause']}.\n    try: {remedies}.", file=out)
+        print(finding_text(found, say, "- the doctor: "), file=out)
     save_taught(save_path, params, info, f"{len(names)} pictures from "
                 f"{os.path.basename(os.path.normpath(folder))}", judge)
     print(f"saved the taught network to {save_path} ({time.perf_counter() - started:.1f} s); "
