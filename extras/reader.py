@@ -172,11 +172,16 @@ def digit_input(pixels, name="image"):
     line dropped, cropped, scaled and centred), never cut up: float32 (28, 28). For
     pictures taught to the network (teach.py), so it learns what it will be shown. A
     picture of one digit is often cropped close, its strokes a fair share of its width,
-    too wide for the window that finds the paper (ink_strength): it is read as if on a
-    sheet twice as large, its border repeated outwards."""
+    too wide for the window that finds the paper (ink_strength), which then sees only bits
+    of their edges: one that cannot be read so is read again as if on a sheet twice as
+    large, its border repeated outwards. (Always so, a thin digit's ink would be too small
+    a share of the picture for the contrast ink_strength measures.)"""
     grey = working_grey(pixels)[0]
-    grey = np.pad(grey, max(grey.shape) // 2, mode="edge")    # more paper round it (below)
-    ink, labels, groups, _ = find_groups(grey, name)
+    try:
+        ink, labels, groups, _ = find_groups(grey, name)
+    except ImageError:                        # more paper round it, and again (see above)
+        ink, labels, groups, _ = find_groups(np.pad(grey, max(grey.shape) // 2, mode="edge"),
+                                             name)
     members = np.concatenate([members for members, _ in groups])
     return centre_digit(np.where(np.isin(labels, members), ink, 0))
 
